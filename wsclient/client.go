@@ -1,0 +1,220 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/jpillora/backoff"
+
+	"github.com/elastic/beats/v7/libbeat/logp"
+	"github.com/elastic/beats/v7/libbeat/outputs"
+	"github.com/elastic/beats/v7/libbeat/publisher"
+
+	"github.com/beats-websocket/websocket-output/encode"
+)
+
+var (
+	errClosed       = errors.New("websocket client closed")
+	errNotConnected = errors.New("not connected")
+)
+
+// Client is one WebSocket connection as a libbeat outputs.NetworkClient.
+//
+// libbeat calls Connect and Publish from one worker goroutine, never
+// concurrently; Close may come from another goroutine at any time, also
+// during Connect's backoff wait or a Publish. Close is final: afterwards
+// Connect fails and Publish hands batches back.
+type Client struct {
+	url          *url.URL
+	dialer       *websocket.Dialer
+	timeout      time.Duration
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+	observer     outputs.Observer
+	log          *logp.Logger
+
+	// Owned by the worker goroutine.
+	enc     *encode.Encoder
+	drops   dropReporter
+	backoff backoff.Backoff
+	wait    bool // the last connect or publish failed: back off before dialing
+
+	ctx    context.Context // cancelled by Close: ends dials and backoff waits
+	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards conn and closed, which Close reads from elsewhere
+	conn   *conn      // nil while not connected
+	closed bool
+}
+
+func newClient(cfg config, observer outputs.Observer, log *logp.Logger) *Client {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Client{
+		url: cfg.url(),
+		dialer: &websocket.Dialer{
+			Proxy:            http.ProxyFromEnvironment,
+			HandshakeTimeout: cfg.Timeout,
+		},
+		timeout:      cfg.Timeout,
+		pingInterval: cfg.PingInterval,
+		pingTimeout:  cfg.PingTimeout,
+		observer:     observer,
+		log:          log,
+		enc:          encode.New(cfg.MaxLen),
+		drops:        dropReporter{log: log, every: dropLogInterval},
+		backoff: backoff.Backoff{
+			Min:    cfg.Backoff.Init,
+			Max:    cfg.Backoff.Max,
+			Factor: 2,
+			Jitter: true,
+		},
+		ctx:    ctx,
+		cancel: cancel,
+	}
+}
+
+// String names the client in Filebeat's logs; it never shows credentials.
+func (c *Client) String() string {
+	return "websocket(" + c.url.Redacted() + ")"
+}
+
+// Connect dials the server. After a failed connect or publish it first waits
+// an exponential, jittered backoff, which Close cuts short. The error names
+// the URL and the reason, with the HTTP status when the server refused the
+// handshake; libbeat logs it once.
+func (c *Client) Connect() error {
+	if c.wait {
+		if err := c.sleep(c.backoff.Duration()); err != nil {
+			return err
+		}
+	}
+	c.dropConn() // normally already gone: Publish drops a failed connection
+	c.wait = true
+
+	ws, resp, err := c.dialer.DialContext(c.ctx, c.url.String(), nil)
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return errClosed
+		}
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			return fmt.Errorf("connect to %s: handshake refused: HTTP %s", c.url.Redacted(), resp.Status)
+		}
+		return fmt.Errorf("connect to %s: %w", c.url.Redacted(), err)
+	}
+
+	cn := newConn(ws, c.observer, c.pingInterval, c.pingTimeout)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		cn.close()
+		return errClosed
+	}
+	c.conn = cn
+	c.mu.Unlock()
+
+	c.backoff.Reset()
+	c.wait = false
+	return nil
+}
+
+// sleep waits d or until Close, whichever comes first.
+func (c *Client) sleep(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return errClosed
+	}
+}
+
+// Publish writes the batch's events in order, one text message each. Events
+// that cannot be encoded are dropped and counted. On success the batch is
+// ACKed. On a write error the connection is dropped, the unsent remainder
+// (from the event that failed on) goes back to libbeat for retry, and the
+// error is returned so that libbeat reconnects.
+func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
+	events := batch.Events()
+	c.observer.NewBatch(len(events))
+
+	cn := c.current()
+	if cn == nil {
+		c.observer.Cancelled(len(events))
+		batch.Cancelled()
+		return errNotConnected
+	}
+	if err := cn.err(); err != nil {
+		// Died while idle (a missing pong, a close frame): nothing was sent,
+		// so the batch goes back without using up a retry.
+		c.dropConn()
+		c.wait = true
+		c.observer.Cancelled(len(events))
+		batch.Cancelled()
+		return fmt.Errorf("connection to %s lost: %w", c.url.Redacted(), err)
+	}
+
+	var sent, dropped, bytes int
+	for i := range events {
+		msg, err := c.enc.Encode(&events[i].Content)
+		if err != nil {
+			dropped++
+			c.drops.report(err)
+			continue
+		}
+		if err := cn.write(msg, c.timeout); err != nil {
+			c.dropConn()
+			c.wait = true
+			c.observer.WriteError(err)
+			c.observer.WriteBytes(bytes)
+			c.observer.Acked(sent)
+			c.observer.Dropped(dropped)
+			c.observer.Failed(len(events) - i)
+			batch.RetryEvents(events[i:])
+			return fmt.Errorf("send to %s: %w", c.url.Redacted(), err)
+		}
+		sent++
+		bytes += len(msg)
+	}
+
+	c.observer.WriteBytes(bytes)
+	c.observer.Acked(sent)
+	c.observer.Dropped(dropped)
+	batch.ACK()
+	return nil
+}
+
+// Close closes the connection with a normal close frame, ends a backoff
+// wait or dial in progress, and waits for the connection's goroutines.
+// Idempotent, safe before Connect and from any goroutine.
+func (c *Client) Close() error {
+	c.cancel()
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.dropConn()
+	return nil
+}
+
+func (c *Client) current() *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
+// dropConn closes and forgets the current connection, if any.
+func (c *Client) dropConn() {
+	c.mu.Lock()
+	cn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}

@@ -1,0 +1,533 @@
+package wsclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/logp"
+	"github.com/elastic/beats/v7/libbeat/outputs/outest"
+	"github.com/elastic/beats/v7/libbeat/publisher"
+)
+
+// Every test must leave no goroutine behind: the client's reader and pinger
+// included.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testObserver counts what the client reports; safe for the reader
+// goroutine's concurrent calls.
+type testObserver struct {
+	batches, total, acked, failed, dropped, cancelled atomic.Int64
+	writeErrors, writeBytes, readErrors, readBytes    atomic.Int64
+}
+
+func (o *testObserver) NewBatch(n int)   { o.batches.Add(1); o.total.Add(int64(n)) }
+func (o *testObserver) Acked(n int)      { o.acked.Add(int64(n)) }
+func (o *testObserver) Failed(n int)     { o.failed.Add(int64(n)) }
+func (o *testObserver) Dropped(n int)    { o.dropped.Add(int64(n)) }
+func (o *testObserver) Duplicate(int)    {}
+func (o *testObserver) Cancelled(n int)  { o.cancelled.Add(int64(n)) }
+func (o *testObserver) WriteError(error) { o.writeErrors.Add(1) }
+func (o *testObserver) WriteBytes(n int) { o.writeBytes.Add(int64(n)) }
+func (o *testObserver) ReadError(error)  { o.readErrors.Add(1) }
+func (o *testObserver) ReadBytes(n int)  { o.readBytes.Add(int64(n)) }
+func (o *testObserver) ErrTooMany(int)   {}
+func (o *testObserver) String() string {
+	return fmt.Sprintf("total=%d acked=%d failed=%d dropped=%d cancelled=%d",
+		o.total.Load(), o.acked.Load(), o.failed.Load(), o.dropped.Load(), o.cancelled.Load())
+}
+
+// balanced checks that every event given to Publish was accounted for once.
+func (o *testObserver) balanced(t *testing.T) {
+	t.Helper()
+	if o.total.Load() != o.acked.Load()+o.failed.Load()+o.dropped.Load()+o.cancelled.Load() {
+		t.Fatalf("observer counts do not add up: %s", o)
+	}
+}
+
+func testConfig(s *testServer) config {
+	c := defaultConfig()
+	c.Addr = s.addr()
+	c.Path = "/ws"
+	c.Timeout = 5 * time.Second
+	c.Backoff = backoffConfig{Init: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	return c
+}
+
+func newTestClient(t *testing.T, cfg config) (*Client, *testObserver) {
+	t.Helper()
+	obs := &testObserver{}
+	log, _ := logp.NewTesting("websocket")
+	c := newClient(cfg, obs, log)
+	t.Cleanup(func() { c.Close() })
+	return c, obs
+}
+
+func mustConnect(t *testing.T, c *Client) {
+	t.Helper()
+	if err := c.Connect(); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+}
+
+func logEvent(msg interface{}) beat.Event {
+	return beat.Event{Timestamp: time.Now(), Fields: common.MapStr{"message": msg}}
+}
+
+func batchOf(n int) *outest.Batch {
+	events := make([]beat.Event, n)
+	for i := range events {
+		events[i] = logEvent(fmt.Sprintf("event %d", i))
+	}
+	return outest.NewBatch(events...)
+}
+
+// messageOf returns the "message" of a received JSON message.
+func messageOf(t *testing.T, raw string) string {
+	t.Helper()
+	var m struct {
+		Timestamp string `json:"timestamp"`
+		Message   string `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || m.Timestamp == "" {
+		t.Fatalf("received %q: not the {timestamp,message} format (%v)", raw, err)
+	}
+	return m.Message
+}
+
+func messagesOf(t *testing.T, events []publisher.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.Content.Fields["message"].(string)
+	}
+	return out
+}
+
+func onlySignal(t *testing.T, b *outest.Batch) outest.BatchSignal {
+	t.Helper()
+	if len(b.Signals) != 1 {
+		t.Fatalf("batch got %d signals (%+v), want exactly one", len(b.Signals), b.Signals)
+	}
+	return b.Signals[0]
+}
+
+func TestPublish_ACKsBatchAfterSendingEveryEventInOrder(t *testing.T) {
+	s := newTestServer(t, nil)
+	c, obs := newTestClient(t, testConfig(s))
+	mustConnect(t, c)
+
+	batch := batchOf(500)
+	if err := c.Publish(context.Background(), batch); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchACK {
+		t.Fatalf("signal %v, want ACK", sig.Tag)
+	}
+	for i, raw := range s.receive(500) {
+		if got, want := messageOf(t, raw), fmt.Sprintf("event %d", i); got != want {
+			t.Fatalf("message %d is %q, want %q", i, got, want)
+		}
+	}
+	if obs.acked.Load() != 500 || obs.writeBytes.Load() == 0 {
+		t.Fatalf("observer: %s, %d bytes", obs, obs.writeBytes.Load())
+	}
+	obs.balanced(t)
+}
+
+func TestPublish_DropsEventsThatCannotBeEncodedAndCountsThem(t *testing.T) {
+	s := newTestServer(t, nil)
+	cfg := testConfig(s)
+	cfg.MaxLen = 10
+	c, obs := newTestClient(t, cfg)
+	mustConnect(t, c)
+
+	batch := outest.NewBatch(
+		logEvent("first"),
+		beat.Event{Timestamp: time.Now(), Fields: common.MapStr{"other": "no message"}},
+		logEvent(12345),
+		logEvent(strings.Repeat("x", 11)), // max_len + 1
+		logEvent(strings.Repeat("y", 10)), // exactly max_len
+	)
+	if err := c.Publish(context.Background(), batch); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchACK {
+		t.Fatalf("signal %v, want ACK: dropped events are not retried", sig.Tag)
+	}
+	got := s.receive(2)
+	if messageOf(t, got[0]) != "first" || messageOf(t, got[1]) != strings.Repeat("y", 10) {
+		t.Fatalf("received %q", got)
+	}
+	if obs.dropped.Load() != 3 || obs.acked.Load() != 2 {
+		t.Fatalf("observer: %s, want 3 dropped and 2 acked", obs)
+	}
+	obs.balanced(t)
+}
+
+func TestPublish_DropWarningsAreRateLimitedAndNeverShowContent(t *testing.T) {
+	s := newTestServer(t, nil)
+	cfg := testConfig(s)
+	cfg.MaxLen = 5
+	c, _ := newTestClient(t, cfg)
+	log, logs := logp.NewTesting("websocket")
+	c.drops.log = log
+	mustConnect(t, c)
+
+	events := make([]beat.Event, 100)
+	for i := range events {
+		events[i] = logEvent("secret-content-" + fmt.Sprint(i))
+	}
+	if err := c.Publish(context.Background(), outest.NewBatch(events...)); err != nil {
+		t.Fatal(err)
+	}
+	warnings := logs.FilterMessageSnippet("Dropped an event").All()
+	if len(warnings) != 1 {
+		t.Fatalf("%d drop warnings for 100 drops within %v, want 1", len(warnings), dropLogInterval)
+	}
+	msg := warnings[0].Message
+	if strings.Contains(msg, "secret-content") || !strings.Contains(msg, "max_len 5") || !strings.Contains(msg, "bytes") {
+		t.Fatalf("warning should give reason and size, not content: %q", msg)
+	}
+}
+
+func TestPublish_RetriesUnsentRemainderAfterDisconnect(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.resetAfter.Store(3) })
+	c, obs := newTestClient(t, testConfig(s))
+	mustConnect(t, c)
+
+	// The server resets the connection after reading three messages; large
+	// messages make sure a write within the batch fails.
+	big := strings.Repeat("z", 64<<10)
+	events := make([]beat.Event, 200)
+	for i := range events {
+		events[i] = logEvent(fmt.Sprintf("%d %s", i, big))
+	}
+	batch := outest.NewBatch(events...)
+	if err := c.Publish(context.Background(), batch); err == nil {
+		t.Fatal("publish over a reset connection succeeded")
+	}
+
+	// Exactly the unsent remainder goes back: the suffix of the batch that
+	// starts at the event whose write failed.
+	sig := onlySignal(t, batch)
+	if sig.Tag != outest.BatchRetryEvents {
+		t.Fatalf("signal %v, want RetryEvents", sig.Tag)
+	}
+	all := batch.Events()
+	sent := len(all) - len(sig.Events)
+	if len(sig.Events) == 0 || sent < 3 {
+		t.Fatalf("retried %d of %d events although the server read 3", len(sig.Events), len(all))
+	}
+	if strings.Join(messagesOf(t, sig.Events), "|") != strings.Join(messagesOf(t, all[sent:]), "|") {
+		t.Fatal("retried events are not the batch's remainder")
+	}
+	if obs.acked.Load() != int64(sent) || obs.failed.Load() != int64(len(sig.Events)) || obs.writeErrors.Load() != 1 {
+		t.Fatalf("observer: %s, want %d acked and %d failed", obs, sent, len(sig.Events))
+	}
+	obs.balanced(t)
+	if c.current() != nil {
+		t.Fatal("failed connection kept")
+	}
+
+	// libbeat hands the remainder back after a reconnect: it arrives whole
+	// and in order.
+	s.receive(3)
+	s.resetAfter.Store(0)
+	mustConnect(t, c)
+	retry := outest.NewBatch(contents(sig.Events)...)
+	if err := c.Publish(context.Background(), retry); err != nil {
+		t.Fatal(err)
+	}
+	for i, raw := range s.receive(len(sig.Events)) {
+		if got, want := messageOf(t, raw), messagesOf(t, sig.Events)[i]; got != want {
+			t.Fatalf("resent message %d is %.20q…, want %.20q…", i, got, want)
+		}
+	}
+}
+
+func contents(events []publisher.Event) []beat.Event {
+	out := make([]beat.Event, len(events))
+	for i, e := range events {
+		out[i] = e.Content
+	}
+	return out
+}
+
+func TestPublish_HandsBatchBackWhenServerClosedConnection(t *testing.T) {
+	s := newTestServer(t, nil)
+	c, obs := newTestClient(t, testConfig(s))
+	mustConnect(t, c)
+
+	server := s.conn()
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "restarting")
+	if err := server.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, c)
+
+	batch := batchOf(10)
+	err := c.Publish(context.Background(), batch)
+	if err == nil || !strings.Contains(err.Error(), "1001") {
+		t.Fatalf("publish error %v, want one naming close code 1001", err)
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchCancelled {
+		t.Fatalf("signal %v, want Cancelled: nothing was sent", sig.Tag)
+	}
+	if obs.readErrors.Load() != 1 {
+		t.Fatalf("%d read errors counted, want 1", obs.readErrors.Load())
+	}
+	obs.balanced(t)
+}
+
+// waitDead waits until the client's connection has been declared dead.
+func waitDead(t *testing.T, c *Client) error {
+	t.Helper()
+	cn := c.current()
+	select {
+	case <-cn.dead:
+		return cn.err()
+	case <-time.After(wait):
+		t.Fatal("connection never declared dead")
+		return nil
+	}
+}
+
+func TestPublish_WriteTimeoutOnStalledServer(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.noRead = true })
+	cfg := testConfig(s)
+	cfg.Timeout = 300 * time.Millisecond
+	c, obs := newTestClient(t, cfg)
+	mustConnect(t, c)
+
+	// 64 MiB cannot fit in loopback socket buffers: some write must block
+	// until the deadline.
+	big := strings.Repeat("s", 1<<20)
+	events := make([]beat.Event, 64)
+	for i := range events {
+		events[i] = logEvent(big)
+	}
+	batch := outest.NewBatch(events...)
+	err := c.Publish(context.Background(), batch)
+	var netErr net.Error
+	if !errors.As(err, &netErr) || !netErr.Timeout() {
+		t.Fatalf("publish error %v, want a write timeout", err)
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchRetryEvents || len(sig.Events) == 0 {
+		t.Fatalf("signal %v with %d events, want RetryEvents", sig.Tag, len(sig.Events))
+	}
+	obs.balanced(t)
+}
+
+func TestPublish_WithoutConnectionCancelsBatch(t *testing.T) {
+	s := newTestServer(t, nil)
+	c, obs := newTestClient(t, testConfig(s))
+
+	batch := batchOf(3)
+	if err := c.Publish(context.Background(), batch); err == nil {
+		t.Fatal("publish before connect succeeded")
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchCancelled {
+		t.Fatalf("signal %v, want Cancelled", sig.Tag)
+	}
+	obs.balanced(t)
+}
+
+func TestConnect_ReportsHTTPStatusWhenHandshakeRefused(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.refuse = http.StatusUnauthorized })
+	c, _ := newTestClient(t, testConfig(s))
+
+	err := c.Connect()
+	if err == nil {
+		t.Fatal("connect succeeded against a refusing server")
+	}
+	for _, want := range []string{"401 Unauthorized", "ws://" + s.addr() + "/ws"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestConnect_BacksOffAfterFailureAndResetsAfterSuccess(t *testing.T) {
+	// Reserve a port, then free it: nothing listens there for now.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	cfg := defaultConfig()
+	cfg.Addr = addr
+	cfg.Backoff = backoffConfig{Init: 100 * time.Millisecond, Max: time.Second}
+	c, _ := newTestClient(t, cfg)
+
+	if err := c.Connect(); err == nil {
+		t.Fatal("connect to a closed port succeeded")
+	}
+	for i := 1; i <= 3; i++ {
+		start := time.Now()
+		if err := c.Connect(); err == nil {
+			t.Fatal("connect to a closed port succeeded")
+		}
+		if waited := time.Since(start); waited < cfg.Backoff.Init {
+			t.Fatalf("retry %d came after %v, want a backoff of at least %v", i, waited, cfg.Backoff.Init)
+		}
+		if got := c.backoff.Attempt(); got != float64(i) {
+			t.Fatalf("backoff attempt %v after %d retries", got, i)
+		}
+	}
+
+	// The server comes up on that port: the next connect succeeds and the
+	// backoff starts over.
+	s := newTestServerAt(t, addr)
+	mustConnect(t, c)
+	if got := c.backoff.Attempt(); got != 0 {
+		t.Fatalf("backoff attempt %v after a successful connect, want 0", got)
+	}
+	if err := c.Publish(context.Background(), batchOf(1)); err != nil {
+		t.Fatal(err)
+	}
+	s.receive(1)
+}
+
+// newTestServerAt starts a default test server on a given address.
+func newTestServerAt(t *testing.T, addr string) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{
+		t:     t,
+		msgs:  make(chan string, 100000),
+		conns: make(chan *websocket.Conn, 100),
+		ends:  make(chan error, 100),
+		done:  make(chan struct{}),
+	}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Listener.Close()
+	s.Server.Listener = ln
+	s.Start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func TestClose_DuringBackoffReturnsPromptly(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Addr = "127.0.0.1:1" // nothing listens on port 1
+	cfg.Backoff = backoffConfig{Init: time.Hour, Max: time.Hour}
+	c, _ := newTestClient(t, cfg)
+	if err := c.Connect(); err == nil {
+		t.Fatal("connect to port 1 succeeded")
+	}
+
+	result := make(chan error)
+	go func() { result <- c.Connect() }() // waits an hour before dialing
+	time.Sleep(50 * time.Millisecond)     // let it start waiting; not needed for correctness
+	c.Close()
+	select {
+	case err := <-result:
+		if !errors.Is(err, errClosed) {
+			t.Fatalf("connect returned %v, want errClosed", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Close did not end the backoff wait")
+	}
+}
+
+func TestClose_IsIdempotentAndSafeBeforeConnect(t *testing.T) {
+	s := newTestServer(t, nil)
+	c, obs := newTestClient(t, testConfig(s))
+	c.Close()
+	c.Close()
+	if err := c.Connect(); !errors.Is(err, errClosed) {
+		t.Fatalf("connect after close: %v, want errClosed", err)
+	}
+	batch := batchOf(2)
+	if err := c.Publish(context.Background(), batch); err == nil {
+		t.Fatal("publish after close succeeded")
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchCancelled {
+		t.Fatalf("signal %v, want Cancelled", sig.Tag)
+	}
+	obs.balanced(t)
+}
+
+func TestClose_SendsNormalCloseFrame(t *testing.T) {
+	s := newTestServer(t, nil)
+	c, _ := newTestClient(t, testConfig(s))
+	mustConnect(t, c)
+
+	c.Close()
+	if err := s.end(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("server saw %v, want a normal close frame (1000)", err)
+	}
+}
+
+func TestKeepalive_PongsKeepConnectionAlive(t *testing.T) {
+	s := newTestServer(t, nil)
+	cfg := testConfig(s)
+	cfg.PingInterval = 20 * time.Millisecond
+	cfg.PingTimeout = 500 * time.Millisecond
+	c, _ := newTestClient(t, cfg)
+	mustConnect(t, c)
+
+	// Three windows of interval+timeout: without pongs the connection would
+	// have been declared dead by now.
+	deadline := time.Now().Add(3 * (cfg.PingInterval + cfg.PingTimeout))
+	for time.Now().Before(deadline) {
+		if err := c.current().err(); err != nil {
+			t.Fatalf("connection declared dead although the server answers pings: %v", err)
+		}
+		time.Sleep(cfg.PingInterval)
+	}
+	if s.pings.Load() < 3 {
+		t.Fatalf("server saw %d pings", s.pings.Load())
+	}
+	if err := c.Publish(context.Background(), batchOf(1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeepalive_MissingPongMarksConnectionDead(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.ignorePing = true })
+	cfg := testConfig(s)
+	cfg.PingInterval = 50 * time.Millisecond
+	cfg.PingTimeout = 100 * time.Millisecond
+	c, obs := newTestClient(t, cfg)
+	mustConnect(t, c)
+
+	if err := waitDead(t, c); err == nil || !strings.Contains(err.Error(), "no pong") {
+		t.Fatalf("connection died with %v, want a missing pong", err)
+	}
+	batch := batchOf(1)
+	err := c.Publish(context.Background(), batch)
+	if err == nil || !strings.Contains(err.Error(), "no pong") {
+		t.Fatalf("publish error %v, want the missing pong", err)
+	}
+	if sig := onlySignal(t, batch); sig.Tag != outest.BatchCancelled {
+		t.Fatalf("signal %v, want Cancelled", sig.Tag)
+	}
+	obs.balanced(t)
+
+	// The next connect gets a fresh connection.
+	mustConnect(t, c)
+	if err := c.current().err(); err != nil {
+		t.Fatalf("new connection already dead: %v", err)
+	}
+}

@@ -1,0 +1,109 @@
+package wsclient
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// config is output.websocket in filebeat.yml. Every duration accepts a Go
+// duration string ("30s") or a number of seconds (30), as the original design
+// wrote ping_interval.
+type config struct {
+	// Workers is the number of connections, each publishing batches on its own. Default 1.
+	Workers int `config:"workers"`
+	// BatchSize is the most events one Publish call gets. Default 2048.
+	BatchSize int `config:"batch_size"`
+	// RetryLimit is how often libbeat retries a batch before dropping it;
+	// -1 retries forever. Guaranteed inputs (Filebeat's log and filestream
+	// inputs) retry regardless. Default 3.
+	RetryLimit int `config:"retry_limit"`
+
+	// Schema is ws or wss. Default ws.
+	Schema string `config:"schema"`
+	// Addr is host:port of the server. Default localhost:8080.
+	Addr string `config:"addr"`
+	// Path is the URL path of the WebSocket endpoint. Default /echo.
+	Path string `config:"path"`
+
+	// PingInterval is the time between pings; 0 disables them. Default 30s.
+	PingInterval time.Duration `config:"ping_interval"`
+	// PingTimeout is how long a pong may take before the connection is
+	// declared dead. Default 10s.
+	PingTimeout time.Duration `config:"ping_timeout"`
+	// Timeout bounds the handshake and each write. Default 30s.
+	Timeout time.Duration `config:"timeout"`
+
+	// MaxLen drops (never truncates) events whose message is longer than
+	// MaxLen bytes; 0 means no limit. Default 0.
+	MaxLen int `config:"max_len"`
+
+	// Backoff is the reconnect delay: it starts at Init, doubles with jitter
+	// on every failure up to Max, and resets after a successful connect.
+	// Defaults 1s and 60s, as Filebeat's own outputs.
+	Backoff backoffConfig `config:"backoff"`
+}
+
+type backoffConfig struct {
+	Init time.Duration `config:"init"`
+	Max  time.Duration `config:"max"`
+}
+
+func defaultConfig() config {
+	return config{
+		Workers:      1,
+		BatchSize:    2048,
+		RetryLimit:   3,
+		Schema:       "ws",
+		Addr:         "localhost:8080",
+		Path:         "/echo",
+		PingInterval: 30 * time.Second,
+		PingTimeout:  10 * time.Second,
+		Timeout:      30 * time.Second,
+		MaxLen:       0,
+		Backoff: backoffConfig{
+			Init: 1 * time.Second,
+			Max:  60 * time.Second,
+		},
+	}
+}
+
+// Validate is called by go-ucfg after unpacking. Its errors name the key and
+// the value, so that Filebeat's start-up error says what to fix.
+func (c *config) Validate() error {
+	switch {
+	case c.Workers < 1:
+		return fmt.Errorf("workers: %d is invalid, it must be at least 1", c.Workers)
+	case c.BatchSize < 1:
+		return fmt.Errorf("batch_size: %d is invalid, it must be at least 1", c.BatchSize)
+	case c.RetryLimit < -1:
+		return fmt.Errorf("retry_limit: %d is invalid, it must be -1 (retry forever) or more", c.RetryLimit)
+	case c.Schema != "ws" && c.Schema != "wss":
+		return fmt.Errorf("schema: %q is not supported, use \"ws\" or \"wss\"", c.Schema)
+	case c.Addr == "":
+		return fmt.Errorf("addr: must not be empty, give host:port such as \"localhost:8080\"")
+	case strings.ContainsAny(c.Addr, "/?#@") || strings.Contains(c.Addr, "://"):
+		return fmt.Errorf("addr: %q is not host:port (the scheme goes in schema, the path in path)", c.Addr)
+	case !strings.HasPrefix(c.Path, "/"):
+		return fmt.Errorf("path: %q must start with \"/\"", c.Path)
+	case c.PingInterval < 0:
+		return fmt.Errorf("ping_interval: %v is negative (use 0 to disable pings)", c.PingInterval)
+	case c.PingTimeout <= 0:
+		return fmt.Errorf("ping_timeout: %v is invalid, it must be positive", c.PingTimeout)
+	case c.Timeout <= 0:
+		return fmt.Errorf("timeout: %v is invalid, it must be positive", c.Timeout)
+	case c.MaxLen < 0:
+		return fmt.Errorf("max_len: %d is negative (use 0 for no limit)", c.MaxLen)
+	case c.Backoff.Init <= 0:
+		return fmt.Errorf("backoff.init: %v is invalid, it must be positive", c.Backoff.Init)
+	case c.Backoff.Max < c.Backoff.Init:
+		return fmt.Errorf("backoff.max: %v is less than backoff.init %v", c.Backoff.Max, c.Backoff.Init)
+	}
+	return nil
+}
+
+// url is the endpoint this config dials.
+func (c *config) url() *url.URL {
+	return &url.URL{Scheme: c.Schema, Host: c.Addr, Path: c.Path}
+}

@@ -1,0 +1,178 @@
+package wsclient
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wait bounds every wait in these tests; reaching it is a failure, never
+// part of the expected behaviour.
+const wait = 10 * time.Second
+
+// testServer is a real WebSocket server on 127.0.0.1 with knobs for the
+// failures a client must survive.
+type testServer struct {
+	*httptest.Server
+	t *testing.T
+
+	// Set before the first connection.
+	refuse     int          // answer the handshake with this HTTP status
+	ignorePing bool         // never answer pings (a peer that went silent)
+	noRead     bool         // accept, then never read (a stalled peer)
+	resetAfter atomic.Int64 // reset the connection after this many messages; may change any time
+
+	msgs  chan string          // every message received, in order
+	conns chan *websocket.Conn // every accepted connection
+	ends  chan error           // why each connection's read loop ended
+	pings atomic.Int64
+
+	done     chan struct{} // closed by stop
+	stopOnce sync.Once
+	mu       sync.Mutex
+	live     []*websocket.Conn // closed by stop: httptest does not track upgraded connections
+	wg       sync.WaitGroup
+}
+
+func newTestServer(t *testing.T, configure func(*testServer)) *testServer {
+	t.Helper()
+	s := &testServer{
+		t:     t,
+		msgs:  make(chan string, 100000),
+		conns: make(chan *websocket.Conn, 100),
+		ends:  make(chan error, 100),
+		done:  make(chan struct{}),
+	}
+	if configure != nil {
+		configure(s)
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	if s.refuse != 0 {
+		http.Error(w, "refused by test", s.refuse)
+		return
+	}
+	ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
+	if !s.track(ws) {
+		return
+	}
+
+	pong := ws.PingHandler()
+	ws.SetPingHandler(func(data string) error {
+		s.pings.Add(1)
+		if s.ignorePing {
+			return nil
+		}
+		return pong(data)
+	})
+	s.conns <- ws
+	if s.noRead {
+		<-s.done
+		return
+	}
+	for n := int64(1); ; n++ {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			s.ends <- err
+			return
+		}
+		s.msgs <- string(msg)
+		if n == s.resetAfter.Load() {
+			ws.NetConn().(*net.TCPConn).SetLinger(0)
+			return
+		}
+	}
+}
+
+// track registers ws for stop to close; false if the server is stopping.
+func (s *testServer) track(ws *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+		s.live = append(s.live, ws)
+		return true
+	}
+}
+
+// stop closes the listener and every connection, then waits for handlers.
+// Idempotent.
+func (s *testServer) stop() {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		close(s.done)
+		for _, ws := range s.live {
+			ws.Close()
+		}
+		s.mu.Unlock()
+		s.Close()
+		s.wg.Wait()
+	})
+}
+
+// addr is host:port, as config.Addr takes it.
+func (s *testServer) addr() string {
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+// conn returns the server side of the next accepted connection.
+func (s *testServer) conn() *websocket.Conn {
+	s.t.Helper()
+	select {
+	case c := <-s.conns:
+		return c
+	case <-time.After(wait):
+		s.t.Fatal("no connection accepted")
+		return nil
+	}
+}
+
+// receive returns the next n messages.
+func (s *testServer) receive(n int) []string {
+	s.t.Helper()
+	got := make([]string, 0, n)
+	timeout := time.After(wait)
+	for len(got) < n {
+		select {
+		case m := <-s.msgs:
+			got = append(got, m)
+		case <-timeout:
+			s.t.Fatalf("received %d of %d messages", len(got), n)
+		}
+	}
+	return got
+}
+
+// end returns why the next connection's read loop ended.
+func (s *testServer) end() error {
+	s.t.Helper()
+	select {
+	case err := <-s.ends:
+		return err
+	case <-time.After(wait):
+		s.t.Fatal("no connection ended")
+		return nil
+	}
+}
+
+// pending is how many received messages nobody has taken yet.
+func (s *testServer) pending() int { return len(s.msgs) }
