@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// maxMessage bounds one message; far above any log line a client should send.
+const maxMessage = 64 << 20
+
+// receiver is the WebSocket handler: one goroutine per connection reads
+// messages and appends them to the sink.
+type receiver struct {
+	sink     *sink
+	upgrader websocket.Upgrader
+
+	messages, bytes, connections, active atomic.Int64
+
+	mu    sync.Mutex
+	conns map[*websocket.Conn]chan struct{} // closed when the connection's reader ends
+}
+
+func newReceiver(s *sink) *receiver {
+	return &receiver{
+		sink: s,
+		upgrader: websocket.Upgrader{
+			// Not a browser endpoint: any origin may connect.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		conns: map[*websocket.Conn]chan struct{}{},
+	}
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := rc.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with an HTTP error
+	}
+	done := make(chan struct{})
+	rc.mu.Lock()
+	rc.conns[ws] = done
+	rc.mu.Unlock()
+	rc.connections.Add(1)
+	rc.active.Add(1)
+	defer func() {
+		rc.active.Add(-1)
+		rc.mu.Lock()
+		delete(rc.conns, ws)
+		rc.mu.Unlock()
+		ws.Close()
+		close(done)
+	}()
+
+	ws.SetReadLimit(maxMessage)
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				log.Printf("connection from %s: %v", r.RemoteAddr, err)
+			}
+			return
+		}
+		if err := rc.sink.writeLine(msg); err != nil {
+			log.Printf("write output: %v", err)
+			return
+		}
+		rc.messages.Add(1)
+		rc.bytes.Add(int64(len(msg)))
+	}
+}
+
+// shutdown sends every client a close frame and waits, at most drain, for
+// the readers to see the clients' answers.
+func (rc *receiver) shutdown(drain time.Duration) {
+	rc.mu.Lock()
+	waits := make([]chan struct{}, 0, len(rc.conns))
+	for ws, done := range rc.conns {
+		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "receiver shutting down")
+		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		waits = append(waits, done)
+	}
+	rc.mu.Unlock()
+
+	deadline := time.After(drain)
+	for _, done := range waits {
+		select {
+		case <-done:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// Stats are the receiver's counts, as GET /stats returns them.
+type Stats struct {
+	Messages    int64 `json:"messages"`
+	Bytes       int64 `json:"bytes"`
+	Connections int64 `json:"connections"` // accepted since start
+	Active      int64 `json:"active"`      // open now
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%d messages, %d bytes, %d connections (%d open)", s.Messages, s.Bytes, s.Connections, s.Active)
+}
+
+func (rc *receiver) stats() Stats {
+	return Stats{
+		Messages:    rc.messages.Load(),
+		Bytes:       rc.bytes.Load(),
+		Connections: rc.connections.Load(),
+		Active:      rc.active.Load(),
+	}
+}
+
+func (rc *receiver) serveStats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rc.stats())
+}
+
+// sink appends lines to the output, buffered and flushed every
+// flushInterval so that a reader of the file sees them promptly.
+type sink struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	c    io.Closer // nil for stdout
+	stop chan struct{}
+	once sync.Once
+	err  error
+}
+
+const flushInterval = 100 * time.Millisecond
+
+func openSink(path string) (*sink, error) {
+	s := &sink{stop: make(chan struct{})}
+	var out io.Writer = os.Stdout
+	if path != "-" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		out, s.c = f, f
+	}
+	s.w = bufio.NewWriterSize(out, 256<<10)
+	go s.flushLoop()
+	return s, nil
+}
+
+func (s *sink) writeLine(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w.Write(b)
+	return s.w.WriteByte('\n')
+}
+
+func (s *sink) flushLoop() {
+	t := time.NewTicker(flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			if err := s.w.Flush(); err != nil {
+				log.Printf("flush output: %v", err)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// close flushes and closes the output; idempotent.
+func (s *sink) close() error {
+	s.once.Do(func() {
+		close(s.stop)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.err = s.w.Flush()
+		if s.c != nil {
+			if err := s.c.Close(); s.err == nil {
+				s.err = err
+			}
+		}
+	})
+	return s.err
+}
