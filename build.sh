@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Builds the host Filebeat and the websocket output plugin with identical
+# toolchain and flags (the condition for Go's plugin loader), and runs the
+# demo and the tests.
+#
+#   ./build.sh          build dist/filebeat, dist/websocket.so, dist/wsreceiver
+#   ./build.sh plugin   rebuild only dist/websocket.so (the hot-swap path)
+#   ./build.sh demo     build, then ship a sample log through the plugin to the
+#                       reference receiver and print what it received
+#   ./build.sh test     build, then run every test (unit, race, end to end)
+#
+# Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
+# git describe, else "dev").
+set -euo pipefail
+
+cd "$(dirname "$0")"
+ROOT=$PWD
+DIST=${DIST:-$ROOT/dist}
+MODULE=$(go list -m)
+
+# The flags of every build, host and plugin alike. The environment's GOFLAGS
+# must not make them differ, so it is replaced, not extended.
+export CGO_ENABLED=1
+export GOFLAGS=-buildvcs=false
+BUILD_FLAGS=(-trimpath)
+
+plugin_version() {
+	if [ -n "${PLUGIN_VERSION:-}" ]; then
+		echo "$PLUGIN_VERSION"
+	elif git rev-parse --git-dir >/dev/null 2>&1 && git rev-parse HEAD >/dev/null 2>&1; then
+		git describe --tags --always --dirty
+	else
+		echo dev
+	fi
+}
+
+build_host() {
+	echo "building $DIST/filebeat (the first build takes a few minutes)" >&2
+	go build "${BUILD_FLAGS[@]}" -o "$DIST/filebeat" ./cmd/filebeat
+}
+
+build_plugin() {
+	local version
+	version=$(plugin_version)
+	echo "building $DIST/websocket.so $version" >&2
+	go build "${BUILD_FLAGS[@]}" -buildmode=plugin \
+		-ldflags "-X $MODULE/wsclient.Version=$version" \
+		-o "$DIST/websocket.so" .
+	echo "$version" >"$DIST/websocket.so.version"
+}
+
+build_receiver() {
+	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsreceiver" ./cmd/wsreceiver
+}
+
+# write_buildinfo records what dist/ was built with, beside the binaries.
+write_buildinfo() {
+	{
+		echo "go: $(go env GOVERSION)"
+		echo "beats: $(go list -m -f '{{.Version}}' github.com/elastic/beats/v7)"
+		echo "plugin: $(cat "$DIST/websocket.so.version" 2>/dev/null || echo unknown)"
+		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS ${BUILD_FLAGS[*]}"
+		echo "sha256:"
+		for f in filebeat websocket.so; do
+			if [ -f "$DIST/$f" ]; then
+				echo "  $(cd "$DIST" && sha256sum "$f")"
+			fi
+		done
+	} >"$DIST/BUILDINFO"
+}
+
+build_all() {
+	mkdir -p "$DIST"
+	build_host
+	build_plugin
+	build_receiver
+	write_buildinfo
+	echo "built $DIST: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
+}
+
+demo() {
+	build_all
+	local lines=12 port=""
+	DEMO_TMP=$(mktemp -d)
+	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$DEMO_TMP"' EXIT
+	local tmp=$DEMO_TMP
+
+	for i in $(seq 1 $lines); do
+		echo "$(date -u +%FT%TZ) INFO demo line $i of $lines: user=alice action=login ok=true"
+	done >"$tmp/sample.log"
+
+	"$DIST/wsreceiver" -listen 127.0.0.1:0 -path /echo -out "$tmp/received.log" 2>"$tmp/receiver.err" &
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's|.*listening on ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/receiver.err")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { cat "$tmp/receiver.err" >&2; exit 1; }
+
+	cat >"$tmp/filebeat.yml" <<EOF
+filebeat.inputs:
+  - type: filestream
+    id: demo
+    paths: ["$tmp/sample.log"]
+output.websocket:
+  addr: "127.0.0.1:$port"
+  path: "/echo"
+path.data: "$tmp/data"
+logging.level: info
+EOF
+	echo "receiver on ws://127.0.0.1:$port/echo; starting filebeat --plugin $DIST/websocket.so" >&2
+	"$DIST/filebeat" --plugin "$DIST/websocket.so" -e --strict.perms=false \
+		-c "$tmp/filebeat.yml" --path.home "$tmp" >"$tmp/filebeat.log" 2>&1 &
+
+	local got=0
+	for _ in $(seq 1 300); do
+		got=$(wc -l <"$tmp/received.log" 2>/dev/null || echo 0)
+		[ "$got" -ge "$lines" ] && break
+		sleep 0.1
+	done
+	echo "--- the receiver got $got of $lines events:" >&2
+	cat "$tmp/received.log"
+	if [ "$got" -lt "$lines" ]; then
+		echo "--- not all events arrived; filebeat's log:" >&2
+		tail -n 30 "$tmp/filebeat.log" >&2
+		exit 1
+	fi
+	grep -m1 'websocket output' "$tmp/filebeat.log" >&2 || true
+}
+
+case "${1:-all}" in
+all) build_all ;;
+plugin)
+	mkdir -p "$DIST"
+	build_plugin
+	write_buildinfo
+	;;
+demo) demo ;;
+test)
+	build_all
+	go vet ./...
+	go test -race -count=1 -timeout 25m ./...
+	;;
+*)
+	echo "usage: $0 [all|plugin|demo|test]" >&2
+	exit 2
+	;;
+esac
