@@ -1,0 +1,272 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const lines = 100000
+
+func inputFor(log string) string {
+	return fmt.Sprintf(`
+- type: filestream
+  id: e2e
+  paths: [%q]
+  prospector.scanner.check_interval: 200ms
+  backoff.init: 100ms
+  backoff.max: 500ms
+`, log)
+}
+
+func outputTo(r *receiver, extra string) string {
+	return fmt.Sprintf("addr: %q\npath: /echo\n%s", r.addr, extra)
+}
+
+func TestEndToEnd_DeliversEveryLineInOrder(t *testing.T) {
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	writeLog(t, log, 0, lines)
+
+	recv := startReceiver(t, dir, "127.0.0.1:0", out)
+	start := time.Now()
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), outputTo(recv, ""))
+
+	var first time.Time
+	waitFor(t, 5*time.Minute, fmt.Sprintf("%d messages at the receiver", lines), func() bool {
+		n := recv.stats(t).Messages
+		if n > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		if n > lines {
+			t.Fatalf("receiver got %d messages for %d lines", n, lines)
+		}
+		return n == lines
+	})
+	done := time.Now()
+	t.Logf("%d lines in %v from Filebeat's start (%.0f lines/s), %v from the first message (%.0f lines/s)",
+		lines, done.Sub(start).Round(time.Millisecond), lines/done.Sub(start).Seconds(),
+		done.Sub(first).Round(time.Millisecond), lines/done.Sub(first).Seconds())
+
+	// What the plugin reported through the Observer is what Filebeat shows.
+	var st outputStats
+	waitFor(t, 30*time.Second, "Filebeat's output metrics to show every event acked", func() bool {
+		st = fb.outputStats(t)
+		return st.Events.Acked == lines
+	})
+	if st.Events.Failed != 0 || st.Events.Dropped != 0 || st.Write.Errors != 0 || st.Write.Bytes == 0 {
+		t.Fatalf("output metrics: %+v", st)
+	}
+
+	fb.stop(t)
+	recv.stop(t)
+	got := received(t, out)
+	if len(got) != lines {
+		t.Fatalf("received %d lines, want %d", len(got), lines)
+	}
+	for i, msg := range got {
+		if want := line(i); msg != want {
+			t.Fatalf("message %d is\n%q, want\n%q", i, msg, want)
+		}
+	}
+	if !strings.Contains(fb.output(), "websocket output") {
+		t.Fatalf("Filebeat's log does not show the plugin's start line:\n%s", fb.tail())
+	}
+}
+
+func TestEndToEnd_ReconnectsAndResumesAfterReceiverRestart(t *testing.T) {
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+
+	// The log grows while Filebeat runs, so the receiver's outage is
+	// certainly mid-stream.
+	writeLog(t, log, 0, 1000)
+	writing := make(chan error, 1)
+	go func() {
+		for from := 1000; from < lines; from += 1000 {
+			time.Sleep(50 * time.Millisecond)
+			if err := appendLines(log, from, from+1000); err != nil {
+				writing <- err
+				return
+			}
+		}
+		writing <- nil
+	}()
+
+	recv := startReceiver(t, dir, "127.0.0.1:0", out)
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log),
+		outputTo(recv, "backoff.init: 200ms\nbackoff.max: 2s"))
+
+	waitFor(t, 2*time.Minute, "the first 20000 messages", func() bool { return recv.stats(t).Messages >= 20000 })
+	recv.stop(t)
+	before := received(t, out)
+	failuresBefore := strings.Count(fb.output(), "Failed to connect to websocket(ws://"+recv.addr+"/echo)")
+
+	const outage = 3 * time.Second
+	time.Sleep(outage) // the outage itself, not synchronisation
+	failures := strings.Count(fb.output(), "Failed to connect to websocket(ws://"+recv.addr+"/echo)") - failuresBefore
+	if !strings.Contains(fb.output(), "connection refused") || failures < 1 {
+		t.Fatalf("Filebeat logged no failed connect during the outage:\n%s", fb.tail())
+	}
+	// A jittered exponential backoff from 200ms makes a handful of attempts
+	// in 3s; a tight loop would make thousands.
+	if failures > 15 {
+		t.Fatalf("%d connect attempts in a %v outage: no backoff", failures, outage)
+	}
+
+	recv2 := startReceiver(t, dir, recv.addr, out)
+	if err := <-writing; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Minute, "delivery to resume and finish", func() bool {
+		return int(recv2.stats(t).Messages)+len(before) >= lines
+	})
+	fb.stop(t)
+	recv2.stop(t)
+
+	got := received(t, out)
+	seen := make(map[string]int, len(got))
+	for _, m := range got {
+		seen[m]++
+	}
+	duplicates := len(got) - len(seen)
+	for i := 0; i < lines; i++ {
+		if seen[line(i)] == 0 {
+			t.Fatalf("line %d never arrived (%d of %d lines arrived)", i, len(seen), lines)
+		}
+	}
+	if len(seen) != lines {
+		t.Fatalf("received %d distinct messages, want %d", len(seen), lines)
+	}
+	t.Logf("%d connect failures during a %v outage after %d messages; all %d lines arrived, %d duplicates",
+		failures, outage, len(before), lines, duplicates)
+	// The receiver drains on SIGTERM (close frame, then read until the
+	// client's answer), so a graceful restart neither loses nor repeats.
+	if duplicates != 0 {
+		t.Fatalf("%d duplicates across a graceful receiver restart", duplicates)
+	}
+	if n := strings.Count(fb.output(), "Connection to websocket(ws://"+recv.addr+"/echo) established"); n < 2 {
+		t.Fatalf("Filebeat connected %d times, want a reconnect", n)
+	}
+}
+
+func TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat(t *testing.T) {
+	dir := t.TempDir()
+	hostBefore := sha256File(t, filepath.Join(dist, "filebeat"))
+
+	// A copy of this module with a change to the plugin's code, built with
+	// `./build.sh plugin` alone into a folder of its own.
+	src := filepath.Join(dir, "src")
+	copyTree(t, root, src, "dist", ".git")
+	change := "package wsclient\n\nfunc init() { Version += \"+changed\" }\n"
+	if err := os.WriteFile(filepath.Join(src, "wsclient", "zz_hotswap.go"), []byte(change), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swapped := filepath.Join(dir, "swap")
+	version := fmt.Sprintf("hotswap-%d", time.Now().UnixNano())
+	build := exec.Command("./build.sh", "plugin")
+	build.Dir = src
+	build.Env = append(os.Environ(), "DIST="+swapped, "PLUGIN_VERSION="+version)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("./build.sh plugin: %v\n%s", err, out)
+	}
+	if hostAfter := sha256File(t, filepath.Join(dist, "filebeat")); hostAfter != hostBefore {
+		t.Fatal("building the plugin changed dist/filebeat")
+	}
+	if _, err := os.Stat(filepath.Join(swapped, "filebeat")); err == nil {
+		t.Fatal("./build.sh plugin built a host too")
+	}
+
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	writeLog(t, log, 0, 1000)
+	recv := startReceiver(t, dir, "127.0.0.1:0", out)
+	fb := startFilebeat(t, dir, filepath.Join(swapped, "websocket.so"), inputFor(log), outputTo(recv, ""))
+	waitFor(t, 2*time.Minute, "1000 messages through the rebuilt plugin", func() bool {
+		return recv.stats(t).Messages == 1000
+	})
+	if !strings.Contains(fb.output(), "websocket output "+version+"+changed") {
+		t.Fatalf("Filebeat did not log the changed plugin's version %s+changed:\n%s", version, fb.tail())
+	}
+	fb.stop(t)
+	recv.stop(t)
+	if got := received(t, out); len(got) != 1000 || got[999] != line(999) {
+		t.Fatalf("received %d lines through the rebuilt plugin", len(got))
+	}
+}
+
+// copyTree copies the regular files under from to to, skipping the named
+// top-level entries.
+func copyTree(t *testing.T, from, to string, skip ...string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		for _, s := range skip {
+			if rel == s {
+				return filepath.SkipDir
+			}
+		}
+		target := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
+	cases := map[string]string{
+		"schema: http":      `schema: "http" is not supported`,
+		"workers: 0":        "workers: 0 is invalid",
+		"addr: ''":          "addr: must not be empty",
+		"ping_interval: -5": "ping_interval: -5s is negative",
+	}
+	for setting, want := range cases {
+		t.Run(setting, func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "app.log")
+			writeLog(t, log, 0, 1)
+			fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), setting)
+			if err := fb.wait(t, time.Minute); err == nil {
+				t.Fatalf("Filebeat accepted %q and exited cleanly", setting)
+			}
+			if !strings.Contains(fb.output(), want) {
+				t.Fatalf("Filebeat's error for %q does not say %q:\n%s", setting, want, fb.tail())
+			}
+		})
+	}
+}
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,322 @@
+// Package e2e runs the real dist/filebeat with the real dist/websocket.so
+// against the reference receiver (dist/wsreceiver), all on 127.0.0.1.
+// TestMain builds dist/ with build.sh first, as a user would.
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var root, dist string
+
+func TestMain(m *testing.M) {
+	var err error
+	if root, err = filepath.Abs(".."); err != nil {
+		panic(err)
+	}
+	dist = filepath.Join(root, "dist")
+	build := exec.Command("./build.sh")
+	build.Dir = root
+	build.Env = append(os.Environ(), "DIST="+dist)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: ./build.sh failed:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// waitFor polls cond until it holds; reaching the timeout fails the test.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// process is a started binary whose output goes to a file.
+type process struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{} // closed when the process has exited
+	err    error         // what Wait returned; read after exited
+}
+
+func start(t *testing.T, logPath string, name string, args ...string) *process {
+	t.Helper()
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	p := &process{cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		if p.running() {
+			cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
+func (p *process) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM and waits, at most 30s, for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	name := filepath.Base(p.cmd.Path)
+	if !p.running() {
+		t.Fatalf("%s had exited before it was stopped (%v); its log:\n%s", name, p.err, p.tail())
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("signal %s: %v", name, err)
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("%s exited with %v; its log:\n%s", name, p.err, p.tail())
+		}
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("%s did not stop within 30s of SIGTERM", name)
+	}
+}
+
+// wait waits, at most timeout, for the process to exit by itself.
+func (p *process) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(timeout):
+		t.Fatalf("%s still running after %v; its log:\n%s", filepath.Base(p.cmd.Path), timeout, p.tail())
+		return nil
+	}
+}
+
+func (p *process) output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+func (p *process) tail() string {
+	s := p.output()
+	if len(s) > 4000 {
+		s = "…" + s[len(s)-4000:]
+	}
+	return s
+}
+
+// receiver is dist/wsreceiver writing what it gets to out.
+type receiver struct {
+	*process
+	addr, out string
+}
+
+var listening = regexp.MustCompile(`listening on ws://(127\.0\.0\.1:\d+)/`)
+
+// startReceiver listens on addr ("127.0.0.1:0" picks a port) and appends
+// the messages to out.
+func startReceiver(t *testing.T, dir, addr, out string) *receiver {
+	t.Helper()
+	p := start(t, filepath.Join(dir, "receiver.log"), filepath.Join(dist, "wsreceiver"),
+		"-listen", addr, "-path", "/echo", "-out", out)
+	r := &receiver{process: p, out: out}
+	waitFor(t, 10*time.Second, "the receiver to listen", func() bool {
+		m := listening.FindAllStringSubmatch(p.output(), -1)
+		if len(m) == 0 || !p.running() {
+			return false
+		}
+		r.addr = m[len(m)-1][1]
+		return true
+	})
+	return r
+}
+
+type receiverStats struct {
+	Messages    int64 `json:"messages"`
+	Connections int64 `json:"connections"`
+}
+
+func (r *receiver) stats(t *testing.T) receiverStats {
+	t.Helper()
+	var s receiverStats
+	getJSON(t, "http://"+r.addr+"/stats", &s)
+	return s
+}
+
+// received returns the messages in out, decoded, in the order received.
+func received(t *testing.T, out string) []string {
+	t.Helper()
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var msgs []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var m struct {
+			Timestamp string `json:"timestamp"`
+			Message   *string
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil || m.Message == nil {
+			t.Fatalf("line %d of the receiver's output is not {timestamp,message}: %q (%v)", len(msgs)+1, sc.Text(), err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, m.Timestamp); err != nil || !strings.HasSuffix(m.Timestamp, "Z") {
+			t.Fatalf("timestamp %q is not RFC 3339 in UTC: %v", m.Timestamp, err)
+		}
+		msgs = append(msgs, *m.Message)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// filebeat is dist/filebeat with a plugin loaded.
+type filebeat struct {
+	*process
+	httpAddr string // Filebeat's own stats endpoint
+}
+
+// startFilebeat runs dist/filebeat --plugin plugin with the given inputs and
+// output.websocket settings, its data under dir.
+func startFilebeat(t *testing.T, dir, plugin, inputs, output string) *filebeat {
+	t.Helper()
+	httpAddr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(httpAddr)
+	cfg := fmt.Sprintf(`filebeat.inputs:
+%s
+output.websocket:
+%s
+http.enabled: true
+http.host: 127.0.0.1
+http.port: %s
+logging.level: info
+logging.metrics.enabled: false
+`, indent(inputs), indent(output), port)
+	cfgPath := filepath.Join(dir, "filebeat.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, filepath.Join(dir, "filebeat.log"), filepath.Join(dist, "filebeat"),
+		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
+		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
+	return &filebeat{process: p, httpAddr: httpAddr}
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// outputStats are libbeat.output in Filebeat's /stats: what the plugin
+// reported through the Observer.
+type outputStats struct {
+	Events struct {
+		Total, Acked, Failed, Dropped, Active int64
+	}
+	Write struct {
+		Bytes, Errors int64
+	}
+}
+
+func (f *filebeat) outputStats(t *testing.T) outputStats {
+	t.Helper()
+	var s struct {
+		Libbeat struct {
+			Output outputStats
+		}
+	}
+	getJSON(t, "http://"+f.httpAddr+"/stats", &s)
+	return s.Libbeat.Output
+}
+
+func getJSON(t *testing.T, url string, v interface{}) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// line is the i-th line of a generated log: about 200 bytes, with
+// characters the encoder must escape and multi-byte UTF-8.
+func line(i int) string {
+	s := fmt.Sprintf(`%07d 2024-03-01T12:30:45Z INFO user="alice" path=C:\logs\app tab=	ż日🎉 `, i)
+	return s + strings.Repeat("x", 200-len(s))
+}
+
+// writeLog appends lines [from, to) to path.
+func writeLog(t *testing.T, path string, from, to int) {
+	t.Helper()
+	if err := appendLines(path, from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendLines is writeLog for goroutines other than the test's.
+func appendLines(path string, from, to int) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := from; i < to; i++ {
+		w.WriteString(line(i))
+		w.WriteByte('\n')
+	}
+	return w.Flush()
+}
