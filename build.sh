@@ -70,12 +70,13 @@ write_buildinfo() {
 }
 
 build_all() {
+	local started=$SECONDS
 	mkdir -p "$DIST"
 	build_host
 	build_plugin
 	build_receiver
 	write_buildinfo
-	echo "built $DIST: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
+	echo "built $DIST in $((SECONDS - started))s: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
 }
 
 demo() {

@@ -101,8 +101,9 @@ func TestEndToEnd_ReconnectsAndResumesAfterReceiverRestart(t *testing.T) {
 	}()
 
 	recv := startReceiver(t, dir, "127.0.0.1:0", out)
+	const backoffInit = 200 * time.Millisecond
 	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log),
-		outputTo(recv, "backoff.init: 200ms\nbackoff.max: 2s"))
+		outputTo(recv, fmt.Sprintf("backoff.init: %v\nbackoff.max: 2s", backoffInit)))
 
 	waitFor(t, 2*time.Minute, "the first 20000 messages", func() bool { return recv.stats(t).Messages >= 20000 })
 	recv.stop(t)
@@ -115,9 +116,10 @@ func TestEndToEnd_ReconnectsAndResumesAfterReceiverRestart(t *testing.T) {
 	if !strings.Contains(fb.output(), "connection refused") || failures < 1 {
 		t.Fatalf("Filebeat logged no failed connect during the outage:\n%s", fb.tail())
 	}
-	// A jittered exponential backoff from 200ms makes a handful of attempts
-	// in 3s; a tight loop would make thousands.
-	if failures > 15 {
+	// Every wait is at least backoff.init, so no more attempts than this fit
+	// in the outage; the jittered exponential backoff makes far fewer, a
+	// tight loop would make thousands.
+	if failures > int(outage/backoffInit)+2 {
 		t.Fatalf("%d connect attempts in a %v outage: no backoff", failures, outage)
 	}
 

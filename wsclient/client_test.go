@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -394,7 +393,7 @@ func TestConnect_BacksOffAfterFailureAndResetsAfterSuccess(t *testing.T) {
 
 	// The server comes up on that port: the next connect succeeds and the
 	// backoff starts over.
-	s := newTestServerAt(t, addr)
+	s := newTestServerAt(t, addr, nil)
 	mustConnect(t, c)
 	if got := c.backoff.Attempt(); got != 0 {
 		t.Fatalf("backoff attempt %v after a successful connect, want 0", got)
@@ -403,28 +402,6 @@ func TestConnect_BacksOffAfterFailureAndResetsAfterSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.receive(1)
-}
-
-// newTestServerAt starts a default test server on a given address.
-func newTestServerAt(t *testing.T, addr string) *testServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &testServer{
-		t:     t,
-		msgs:  make(chan string, 100000),
-		conns: make(chan *websocket.Conn, 100),
-		ends:  make(chan error, 100),
-		done:  make(chan struct{}),
-	}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Server.Listener.Close()
-	s.Server.Listener = ln
-	s.Start()
-	t.Cleanup(s.stop)
-	return s
 }
 
 func TestClose_DuringBackoffReturnsPromptly(t *testing.T) {

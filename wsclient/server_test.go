@@ -24,10 +24,12 @@ type testServer struct {
 	t *testing.T
 
 	// Set before the first connection.
-	refuse     int          // answer the handshake with this HTTP status
-	ignorePing bool         // never answer pings (a peer that went silent)
-	noRead     bool         // accept, then never read (a stalled peer)
-	resetAfter atomic.Int64 // reset the connection after this many messages; may change any time
+	refuse     int  // answer the handshake with this HTTP status
+	ignorePing bool // never answer pings (a peer that went silent)
+	noRead     bool // accept, then never read (a stalled peer)
+
+	// Reset the connection after this many messages; may change at any time.
+	resetAfter atomic.Int64
 
 	msgs  chan string          // every message received, in order
 	conns chan *websocket.Conn // every accepted connection
@@ -43,6 +45,17 @@ type testServer struct {
 
 func newTestServer(t *testing.T, configure func(*testServer)) *testServer {
 	t.Helper()
+	return newTestServerAt(t, "127.0.0.1:0", configure)
+}
+
+// newTestServerAt is newTestServer on a given address, for a server that
+// comes up where a client has been failing to connect.
+func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &testServer{
 		t:     t,
 		msgs:  make(chan string, 100000),
@@ -53,7 +66,10 @@ func newTestServer(t *testing.T, configure func(*testServer)) *testServer {
 	if configure != nil {
 		configure(s)
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Listener.Close()
+	s.Server.Listener = ln
+	s.Start()
 	t.Cleanup(s.stop)
 	return s
 }
