@@ -1,32 +1,34 @@
-// Package encode turns Filebeat events into the websocket output's message
-// format, the original design's
+// Package encode turns Filebeat events into the websocket output's wire
+// form. Without a codec configured, that is the original design's
 //
 //	{"timestamp":"2006-01-02T15:04:05.000000000Z","message":"..."}
 //
-// The result is always valid JSON and valid UTF-8 (WebSocket text frames must
-// be): the message is escaped by go-structform, the JSON writer libbeat's own
-// codecs use, which replaces invalid UTF-8 with U+FFFD.
+// (Default); with Filebeat's standard codec setting, it is what libbeat's
+// codec makes of the whole event (Codec). Either way text frames get valid
+// UTF-8 only, and max_len drops events whose message is too long.
 package encode
 
 import (
-	"bytes"
 	"fmt"
-
-	structjson "github.com/elastic/go-structform/json"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 )
 
-// TimestampLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so
-// timestamps sort as text and never lose precision.
-const TimestampLayout = "2006-01-02T15:04:05.000000000Z"
+// Encoder appends the wire form of one event to dst. On error it returns
+// dst unchanged and a *DropError: the event cannot be sent and must be
+// dropped, not retried. Implementations reuse internal state and are not
+// safe for concurrent use: each client owns one.
+type Encoder interface {
+	Append(dst []byte, ev *beat.Event) ([]byte, error)
+}
 
-// DropError says why an event cannot be encoded. Such an event must be
-// dropped, not retried: encoding it again gives the same answer.
+// DropError says why an event cannot be encoded. Encoding it again gives
+// the same answer, so such an event is dropped and counted, not retried.
 type DropError struct {
-	// Reason is a short, content-free description ("no message field").
+	// Reason is a short description that never quotes the event.
 	Reason string
-	// Size is the message length in bytes, or 0 when there is no message.
+	// Size is the length in bytes of what was refused (the message, or the
+	// encoded event), or 0 when there was nothing to measure.
 	Size int
 }
 
@@ -37,54 +39,28 @@ func (e *DropError) Error() string {
 	return e.Reason
 }
 
-// Encoder encodes events into a buffer it reuses. It is not safe for
-// concurrent use: each client owns one.
-type Encoder struct {
-	maxLen int
-	buf    bytes.Buffer
-	str    *structjson.Visitor
-}
-
-// New returns an Encoder that drops events whose message is longer than
-// maxLen bytes; maxLen 0 means no limit.
-func New(maxLen int) *Encoder {
-	e := &Encoder{maxLen: maxLen}
-	e.str = structjson.NewVisitor(&e.buf)
-	e.str.SetEscapeHTML(false)
-	return e
-}
-
-// Encode returns the message for ev, or a *DropError when ev has no string
-// "message" field or its message is longer than the limit. The returned
-// slice is only valid until the next call to Encode.
-func (e *Encoder) Encode(ev *beat.Event) ([]byte, error) {
-	msg, err := e.message(ev)
-	if err != nil {
-		return nil, err
-	}
-
-	e.buf.Reset()
-	e.buf.WriteString(`{"timestamp":"`)
-	e.buf.Write(ev.Timestamp.UTC().AppendFormat(e.buf.AvailableBuffer(), TimestampLayout))
-	e.buf.WriteString(`","message":`)
-	// Writes to a bytes.Buffer cannot fail.
-	_ = e.str.OnString(msg)
-	e.buf.WriteByte('}')
-	return e.buf.Bytes(), nil
-}
-
-func (e *Encoder) message(ev *beat.Event) (string, error) {
+// message returns the event's "message" field. required says whether an
+// event without a string message is an error (the original format has
+// nothing else to send) or simply has no message to limit (a codec sends
+// the whole event).
+func message(ev *beat.Event, maxLen int, required bool) (string, error) {
 	v, ok := ev.Fields["message"]
 	if !ok {
-		return "", &DropError{Reason: "no message field"}
+		if required {
+			return "", &DropError{Reason: "no message field"}
+		}
+		return "", nil
 	}
 	msg, ok := v.(string)
 	if !ok {
-		return "", &DropError{Reason: fmt.Sprintf("message is a %T, not a string", v)}
+		if required {
+			return "", &DropError{Reason: fmt.Sprintf("message is a %T, not a string", v)}
+		}
+		return "", nil
 	}
-	if e.maxLen > 0 && len(msg) > e.maxLen {
+	if maxLen > 0 && len(msg) > maxLen {
 		return "", &DropError{
-			Reason: fmt.Sprintf("message longer than max_len %d", e.maxLen),
+			Reason: fmt.Sprintf("message longer than max_len %d", maxLen),
 			Size:   len(msg),
 		}
 	}

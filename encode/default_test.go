@@ -12,7 +12,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/common"
 )
 
-type message struct {
+type wireMessage struct {
 	Timestamp string `json:"timestamp"`
 	Message   string `json:"message"`
 }
@@ -25,7 +25,7 @@ func event(msg interface{}) *beat.Event {
 }
 
 // decode checks the wire properties every message must have and returns it.
-func decode(t *testing.T, b []byte) message {
+func decode(t *testing.T, b []byte) wireMessage {
 	t.Helper()
 	if !utf8.Valid(b) {
 		t.Fatalf("not valid UTF-8: %q", b)
@@ -33,7 +33,7 @@ func decode(t *testing.T, b []byte) message {
 	if !json.Valid(b) {
 		t.Fatalf("not valid JSON: %q", b)
 	}
-	var m message
+	var m wireMessage
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
@@ -42,8 +42,8 @@ func decode(t *testing.T, b []byte) message {
 	return m
 }
 
-func TestEncode_OriginalFormatWithUTCNanosecondTimestamp(t *testing.T) {
-	got, err := New(0).Encode(event("hello"))
+func TestDefault_OriginalFormatWithUTCNanosecondTimestamp(t *testing.T) {
+	got, err := NewDefault(0).Append(nil, event("hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestEncode_OriginalFormatWithUTCNanosecondTimestamp(t *testing.T) {
 	}
 }
 
-func TestEncode_HostileMessagesGiveValidJSONAndUTF8(t *testing.T) {
+func TestDefault_HostileMessagesGiveValidJSONAndUTF8(t *testing.T) {
 	cases := map[string]string{
 		"empty":            "",
 		"quotes":           `say "hi" \ back\slash`,
@@ -68,10 +68,10 @@ func TestEncode_HostileMessagesGiveValidJSONAndUTF8(t *testing.T) {
 		"json lookalike":   `{"message":"x"}`,
 		"long":             strings.Repeat("x\"\\\x00é", 10000),
 	}
-	enc := New(0)
+	enc := NewDefault(0)
 	for name, msg := range cases {
 		t.Run(name, func(t *testing.T) {
-			b, err := enc.Encode(event(msg))
+			b, err := enc.Append(nil, event(msg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,12 +88,37 @@ func TestEncode_HostileMessagesGiveValidJSONAndUTF8(t *testing.T) {
 	}
 }
 
-func TestEncode_MaxLenKeepsExactlyMaxLenAndDropsOneMore(t *testing.T) {
-	enc := New(10)
-	if _, err := enc.Encode(event(strings.Repeat("a", 10))); err != nil {
+func TestDefault_TimestampsMatchTheLayoutAcrossSecondsAndZones(t *testing.T) {
+	base := time.Date(2024, 12, 31, 23, 59, 58, 0, time.UTC)
+	var times []time.Time
+	for _, d := range []time.Duration{0, 1, 999999999, time.Second, time.Second + 5, 2 * time.Second, time.Second, -time.Hour} {
+		times = append(times, base.Add(d))
+	}
+	times = append(times,
+		time.Date(1969, 7, 20, 20, 17, 40, 123, time.UTC),
+		time.Date(2024, 3, 1, 12, 30, 45, 100, time.FixedZone("UTC-8", -8*3600)),
+		time.Time{},
+	)
+	enc := NewDefault(0)
+	for _, ts := range times {
+		ev := event("x")
+		ev.Timestamp = ts
+		b, err := enc.Append(nil, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := decode(t, b).Timestamp, ts.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("timestamp for %v: got %s, want %s", ts, got, want)
+		}
+	}
+}
+
+func TestDefault_MaxLenKeepsExactlyMaxLenAndDropsOneMore(t *testing.T) {
+	enc := NewDefault(10)
+	if _, err := enc.Append(nil, event(strings.Repeat("a", 10))); err != nil {
 		t.Fatalf("message of exactly max_len bytes: %v", err)
 	}
-	_, err := enc.Encode(event(strings.Repeat("a", 11)))
+	_, err := enc.Append(nil, event(strings.Repeat("a", 11)))
 	var drop *DropError
 	if !errors.As(err, &drop) {
 		t.Fatalf("message of max_len+1 bytes: got %v, want a DropError", err)
@@ -103,17 +128,17 @@ func TestEncode_MaxLenKeepsExactlyMaxLenAndDropsOneMore(t *testing.T) {
 	}
 }
 
-func TestEncode_MaxLenCountsBytesNotCharacters(t *testing.T) {
+func TestDefault_MaxLenCountsBytesNotCharacters(t *testing.T) {
 	// Five characters, ten bytes.
-	if _, err := New(9).Encode(event("ééééé")); err == nil {
+	if _, err := NewDefault(9).Append(nil, event("ééééé")); err == nil {
 		t.Fatal("10-byte message passed max_len 9")
 	}
-	if _, err := New(10).Encode(event("ééééé")); err != nil {
+	if _, err := NewDefault(10).Append(nil, event("ééééé")); err != nil {
 		t.Fatalf("10-byte message dropped at max_len 10: %v", err)
 	}
 }
 
-func TestEncode_DropsEventsWithoutAStringMessage(t *testing.T) {
+func TestDefault_DropsEventsWithoutAStringMessage(t *testing.T) {
 	cases := map[string]*beat.Event{
 		"nil fields":   {Timestamp: time.Now()},
 		"no message":   {Timestamp: time.Now(), Fields: common.MapStr{"msg": "x"}},
@@ -123,10 +148,10 @@ func TestEncode_DropsEventsWithoutAStringMessage(t *testing.T) {
 		"nested":       event(common.MapStr{"text": "x"}),
 		"string slice": event([]string{"x"}),
 	}
-	enc := New(0)
+	enc := NewDefault(0)
 	for name, ev := range cases {
 		t.Run(name, func(t *testing.T) {
-			b, err := enc.Encode(ev)
+			b, err := enc.Append(nil, ev)
 			var drop *DropError
 			if !errors.As(err, &drop) {
 				t.Fatalf("got %q, %v; want a DropError", b, err)
@@ -138,14 +163,12 @@ func TestEncode_DropsEventsWithoutAStringMessage(t *testing.T) {
 	}
 }
 
-func TestEncode_ReusesItsBuffer(t *testing.T) {
-	enc := New(0)
+func TestDefault_AppendsWithoutAllocating(t *testing.T) {
+	enc := NewDefault(0)
 	ev := event("steady state")
-	if _, err := enc.Encode(ev); err != nil {
-		t.Fatal(err)
-	}
+	buf := make([]byte, 0, 1024)
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := enc.Encode(ev); err != nil {
+		if _, err := enc.Append(buf[:0], ev); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -154,36 +177,68 @@ func TestEncode_ReusesItsBuffer(t *testing.T) {
 	}
 }
 
-func FuzzEncode(f *testing.F) {
-	for _, s := range []string{"", "plain", "\x00\xff\"\\", "\u2028", "é\xc3", `{"a":1}`} {
-		f.Add(s, 0)
+func TestDefault_AppendsAfterExistingBytesAndLeavesThemOnDrop(t *testing.T) {
+	enc := NewDefault(5)
+	buf := []byte("prefix\n")
+	buf, err := enc.Append(buf, event("hello"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, msg string, maxLen int) {
+	before := string(buf)
+	buf, err = enc.Append(buf, event("too long"))
+	if err == nil || string(buf) != before {
+		t.Fatalf("a dropped event changed the buffer: %q, %v", buf, err)
+	}
+	if !strings.HasPrefix(before, "prefix\n{") {
+		t.Fatalf("got %q", before)
+	}
+}
+
+func FuzzDefault(f *testing.F) {
+	for _, s := range []string{"", "plain", "\x00\xff\"\\", "\u2028", "é\xc3", `{"a":1}`} {
+		f.Add(s, 0, int64(1709296245123456789))
+	}
+	f.Fuzz(func(t *testing.T, msg string, maxLen int, nanos int64) {
 		if maxLen < 0 {
 			maxLen = -maxLen
 		}
-		b, err := New(maxLen).Encode(event(msg))
+		ev := event(msg)
+		ev.Timestamp = time.Unix(0, nanos)
+		b, err := NewDefault(maxLen).Append(nil, ev)
 		if err != nil {
 			if maxLen == 0 || len(msg) <= maxLen {
 				t.Fatalf("dropped %q under max_len %d: %v", msg, maxLen, err)
 			}
 			return
 		}
-		if m := decode(t, b); m.Message != string([]rune(msg)) {
+		m := decode(t, b)
+		if m.Message != string([]rune(msg)) {
 			t.Fatalf("round trip of %q gave %q", msg, m.Message)
+		}
+		if want := ev.Timestamp.UTC().Format(TimestampLayout); m.Timestamp != want {
+			t.Fatalf("timestamp %s, want %s", m.Timestamp, want)
 		}
 	})
 }
 
-func BenchmarkEncode(b *testing.B) {
-	enc := New(0)
-	ev := event(strings.Repeat("2024-03-01 12:30:45 INFO request served path=/api/v1/items status=200 ", 3))
+// benchEvent is like the benchmark's log lines: 200 bytes of plain text.
+func benchEvent() *beat.Event {
+	msg := `000012345 2024-03-01T12:30:45.123Z INFO [http] served method=GET path=/api/v1/items/42 status=200 bytes=512 user="alice" dur=12ms `
+	return event(msg + strings.Repeat("x", 200-len(msg)))
+}
+
+func benchmarkEncoder(b *testing.B, enc Encoder) {
+	ev := benchEvent()
+	buf := make([]byte, 0, 4096)
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		out, err := enc.Encode(ev)
+		out, err := enc.Append(buf[:0], ev)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.SetBytes(int64(len(out)))
 	}
 }
+
+func BenchmarkEncode_Default(b *testing.B) { benchmarkEncoder(b, NewDefault(0)) }
