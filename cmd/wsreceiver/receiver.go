@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,7 +25,7 @@ type receiver struct {
 	sink     *sink
 	upgrader websocket.Upgrader
 
-	messages, bytes, connections, active atomic.Int64
+	messages, events, bytes, connections, active atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*websocket.Conn]chan struct{} // closed when the connection's reader ends
@@ -70,11 +71,12 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		if err := rc.sink.writeLine(msg); err != nil {
+		if err := rc.sink.writeLines(msg); err != nil {
 			log.Printf("write output: %v", err)
 			return
 		}
 		rc.messages.Add(1)
+		rc.events.Add(int64(eventsIn(msg)))
 		rc.bytes.Add(int64(len(msg)))
 	}
 }
@@ -101,21 +103,34 @@ func (rc *receiver) shutdown(drain time.Duration) {
 	}
 }
 
+// eventsIn counts the events in a message: a message that ends with a
+// newline is a batch (frame: batch) of newline-terminated events, any other
+// message is one event (frame: event).
+func eventsIn(msg []byte) int {
+	if n := len(msg); n > 0 && msg[n-1] == '\n' {
+		return bytes.Count(msg, []byte{'\n'})
+	}
+	return 1
+}
+
 // Stats are the receiver's counts, as GET /stats returns them.
 type Stats struct {
 	Messages    int64 `json:"messages"`
+	Events      int64 `json:"events"` // as eventsIn counts them
 	Bytes       int64 `json:"bytes"`
 	Connections int64 `json:"connections"` // accepted since start
 	Active      int64 `json:"active"`      // open now
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d messages, %d bytes, %d connections (%d open)", s.Messages, s.Bytes, s.Connections, s.Active)
+	return fmt.Sprintf("%d messages, %d events, %d bytes, %d connections (%d open)",
+		s.Messages, s.Events, s.Bytes, s.Connections, s.Active)
 }
 
 func (rc *receiver) stats() Stats {
 	return Stats{
 		Messages:    rc.messages.Load(),
+		Events:      rc.events.Load(),
 		Bytes:       rc.bytes.Load(),
 		Connections: rc.connections.Load(),
 		Active:      rc.active.Load(),
@@ -155,10 +170,14 @@ func openSink(path string) (*sink, error) {
 	return s, nil
 }
 
-func (s *sink) writeLine(b []byte) error {
+// writeLines writes a message as one line, or a batch as its lines.
+func (s *sink) writeLines(msg []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.w.Write(b)
+	s.w.Write(msg)
+	if n := len(msg); n > 0 && msg[n-1] == '\n' {
+		return nil
+	}
 	return s.w.WriteByte('\n')
 }
 
