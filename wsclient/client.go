@@ -14,7 +14,6 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs"
-	"github.com/elastic/beats/v7/libbeat/publisher"
 
 	"github.com/beats-websocket/websocket-output/encode"
 )
@@ -39,11 +38,16 @@ type Client struct {
 	observer     outputs.Observer
 	log          *logp.Logger
 
+	frame  string
+	opcode int // websocket.TextMessage or websocket.BinaryMessage
+
 	// Owned by the worker goroutine.
-	enc     *encode.Encoder
-	drops   dropReporter
-	backoff backoff.Backoff
-	wait    bool // the last connect or publish failed: back off before dialing
+	enc       encode.Encoder
+	buf       []byte // the message being built, reused across publishes
+	droppedAt []int  // frame: batch: indexes of the events dropped from buf
+	drops     dropReporter
+	backoff   backoff.Backoff
+	wait      bool // the last connect or publish failed: back off before dialing
 
 	ctx    context.Context // cancelled by Close: ends dials and backoff waits
 	cancel context.CancelFunc
@@ -53,20 +57,32 @@ type Client struct {
 	closed bool
 }
 
-func newClient(cfg config, observer outputs.Observer, log *logp.Logger) *Client {
+// writeBufferSize is gorilla's buffer for outgoing frames, which a client
+// must copy to mask. A frame: batch message larger than this is sent as
+// several frames, one write each, so it is sized for a few hundred events.
+const writeBufferSize = 64 << 10
+
+func newClient(cfg config, enc encode.Encoder, observer outputs.Observer, log *logp.Logger) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
+	opcode := websocket.TextMessage
+	if cfg.Opcode == opcodeBinary {
+		opcode = websocket.BinaryMessage
+	}
 	return &Client{
 		url: cfg.url(),
 		dialer: &websocket.Dialer{
 			Proxy:            http.ProxyFromEnvironment,
 			HandshakeTimeout: cfg.Timeout,
+			WriteBufferSize:  writeBufferSize,
 		},
+		frame:        cfg.Frame,
+		opcode:       opcode,
 		timeout:      cfg.Timeout,
 		pingInterval: cfg.PingInterval,
 		pingTimeout:  cfg.PingTimeout,
 		observer:     observer,
 		log:          log,
-		enc:          encode.New(cfg.MaxLen),
+		enc:          enc,
 		drops:        dropReporter{log: log, every: dropLogInterval},
 		backoff: backoff.Backoff{
 			Min:    cfg.Backoff.Init,
@@ -133,61 +149,6 @@ func (c *Client) sleep(d time.Duration) error {
 	case <-c.ctx.Done():
 		return errClosed
 	}
-}
-
-// Publish writes the batch's events in order, one text message each. Events
-// that cannot be encoded are dropped and counted. On success the batch is
-// ACKed. On a write error the connection is dropped, the unsent remainder
-// (from the event that failed on) goes back to libbeat for retry, and the
-// error is returned so that libbeat reconnects.
-func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
-	events := batch.Events()
-	c.observer.NewBatch(len(events))
-
-	cn := c.current()
-	if cn == nil {
-		c.observer.Cancelled(len(events))
-		batch.Cancelled()
-		return errNotConnected
-	}
-	if err := cn.err(); err != nil {
-		// Died while idle (a missing pong, a close frame): nothing was sent,
-		// so the batch goes back without using up a retry.
-		c.dropConn()
-		c.wait = true
-		c.observer.Cancelled(len(events))
-		batch.Cancelled()
-		return fmt.Errorf("connection to %s lost: %w", c.url.Redacted(), err)
-	}
-
-	var sent, dropped, bytes int
-	for i := range events {
-		msg, err := c.enc.Encode(&events[i].Content)
-		if err != nil {
-			dropped++
-			c.drops.report(err)
-			continue
-		}
-		if err := cn.write(msg, c.timeout); err != nil {
-			c.dropConn()
-			c.wait = true
-			c.observer.WriteError(err)
-			c.observer.WriteBytes(bytes)
-			c.observer.Acked(sent)
-			c.observer.Dropped(dropped)
-			c.observer.Failed(len(events) - i)
-			batch.RetryEvents(events[i:])
-			return fmt.Errorf("send to %s: %w", c.url.Redacted(), err)
-		}
-		sent++
-		bytes += len(msg)
-	}
-
-	c.observer.WriteBytes(bytes)
-	c.observer.Acked(sent)
-	c.observer.Dropped(dropped)
-	batch.ACK()
-	return nil
 }
 
 // Close closes the connection with a normal close frame, ends a backoff

@@ -72,7 +72,11 @@ func newTestClient(t *testing.T, cfg config) (*Client, *testObserver) {
 	t.Helper()
 	obs := &testObserver{}
 	log, _ := logp.NewTesting("websocket")
-	c := newClient(cfg, obs, log)
+	enc, err := newEncoder(cfg, beat.Info{Beat: "filebeat", Version: "7.17.29"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(cfg, enc, obs, log)
 	t.Cleanup(func() { c.Close() })
 	return c, obs
 }

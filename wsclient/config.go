@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
 // config is output.websocket in filebeat.yml. Every duration accepts a Go
@@ -39,6 +41,17 @@ type config struct {
 	// MaxLen bytes; 0 means no limit. Default 0.
 	MaxLen int `config:"max_len"`
 
+	// Frame is event (one message per event) or batch (one message per
+	// batch, each event followed by a newline). Default event.
+	Frame string `config:"frame"`
+	// Codec is Filebeat's standard codec setting (codec.json, codec.format)
+	// for sending whole events. Unset, events go in the original
+	// {"timestamp","message"} format. Default unset.
+	Codec codec.Config `config:"codec"`
+	// Opcode is text or binary: the WebSocket message type. Text messages
+	// are always valid UTF-8. Default text.
+	Opcode string `config:"opcode"`
+
 	// Backoff is the reconnect delay: it starts at Init, doubles with jitter
 	// on every failure up to Max, and resets after a successful connect.
 	// Defaults 1s and 60s, as Filebeat's own outputs.
@@ -62,6 +75,8 @@ func defaultConfig() config {
 		PingTimeout:  10 * time.Second,
 		Timeout:      30 * time.Second,
 		MaxLen:       0,
+		Frame:        frameEvent,
+		Opcode:       opcodeText,
 		Backoff: backoffConfig{
 			Init: 1 * time.Second,
 			Max:  60 * time.Second,
@@ -95,12 +110,43 @@ func (c *config) Validate() error {
 		return fmt.Errorf("timeout: %v is invalid, it must be positive", c.Timeout)
 	case c.MaxLen < 0:
 		return fmt.Errorf("max_len: %d is negative (use 0 for no limit)", c.MaxLen)
+	case c.Frame != frameEvent && c.Frame != frameBatch:
+		return fmt.Errorf("frame: %q is not supported, use %q or %q", c.Frame, frameEvent, frameBatch)
+	case c.Opcode != opcodeText && c.Opcode != opcodeBinary:
+		return fmt.Errorf("opcode: %q is not supported, use %q or %q", c.Opcode, opcodeText, opcodeBinary)
+	case c.Frame == frameBatch && c.prettyJSON():
+		return fmt.Errorf("codec.json.pretty: true cannot be used with frame: batch, which separates events with newlines")
 	case c.Backoff.Init <= 0:
 		return fmt.Errorf("backoff.init: %v is invalid, it must be positive", c.Backoff.Init)
 	case c.Backoff.Max < c.Backoff.Init:
 		return fmt.Errorf("backoff.max: %v is less than backoff.init %v", c.Backoff.Max, c.Backoff.Init)
 	}
 	return nil
+}
+
+const (
+	frameEvent   = "event"
+	frameBatch   = "batch"
+	opcodeText   = "text"
+	opcodeBinary = "binary"
+)
+
+// prettyJSON says whether codec.json.pretty is on: its events span lines.
+func (c *config) prettyJSON() bool {
+	ns := c.Codec.Namespace
+	if !ns.IsSet() || ns.Name() != "json" {
+		return false
+	}
+	pretty, _ := ns.Config().Bool("pretty", -1)
+	return pretty
+}
+
+// encoding names the message encoding for the start-up log line.
+func (c *config) encoding() string {
+	if c.Codec.Namespace.IsSet() {
+		return "codec." + c.Codec.Namespace.Name() + ", " + c.Opcode
+	}
+	return "{timestamp,message}, " + c.Opcode
 }
 
 // url is the endpoint this config dials.

@@ -62,18 +62,18 @@ func newConn(ws *websocket.Conn, observer outputs.Observer, pingInterval, pingTi
 	return c
 }
 
-// write sends msg as one text message. Only the publishing goroutine may
-// call it. On failure the connection is unusable and the error says why,
+// write sends msg as one message of the given type (websocket.TextMessage
+// or BinaryMessage). Only the publishing goroutine may call it. On failure the connection is unusable and the error says why,
 // preferring the reader's diagnosis (a missing pong, a close frame) to the
 // bare write error it caused.
-func (c *conn) write(msg []byte, timeout time.Duration) error {
+func (c *conn) write(opcode int, msg []byte, timeout time.Duration) error {
 	if err := c.err(); err != nil {
 		return err
 	}
 	if err := c.ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
-	if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+	if err := c.ws.WriteMessage(opcode, msg); err != nil {
 		c.fail(fmt.Errorf("write: %w", err))
 		return c.err()
 	}

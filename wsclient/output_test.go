@@ -8,6 +8,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs"
+	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
 // The plugin registers the factory at load time (plugin.go); the tests
@@ -58,6 +59,8 @@ func TestConfig_DefaultsAreTheOriginalDesignsWithSafeTimeouts(t *testing.T) {
 		PingTimeout:  10 * time.Second,
 		Timeout:      30 * time.Second,
 		MaxLen:       0,
+		Frame:        "event",
+		Opcode:       "text",
 		Backoff:      backoffConfig{Init: time.Second, Max: time.Minute},
 	}
 	if got != want {
@@ -113,6 +116,11 @@ func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
 		{map[string]interface{}{"backoff.init": "-1s"}, []string{"backoff.init", "-1s"}},
 		{map[string]interface{}{"backoff.init": "10s", "backoff.max": "5s"}, []string{"backoff.max", "5s", "10s"}},
 		{map[string]interface{}{"ping_interval": "soon"}, []string{"ping_interval", "soon"}},
+		{map[string]interface{}{"frame": "lines"}, []string{"frame", `"lines"`}},
+		{map[string]interface{}{"opcode": "utf8"}, []string{"opcode", `"utf8"`}},
+		{map[string]interface{}{"frame": "batch", "codec.json.pretty": true}, []string{"codec.json.pretty", "frame: batch"}},
+		{map[string]interface{}{"codec.format": map[string]interface{}{}}, []string{"codec", "string"}},
+		{map[string]interface{}{"codec.xml": map[string]interface{}{}}, []string{"codec", "xml"}},
 	}
 	for _, tc := range cases {
 		_, err := load(t, tc.settings)
@@ -145,5 +153,25 @@ func TestMakeOutput_OneClientPerWorkerWithBatchSizeAndRetryLimit(t *testing.T) {
 		if got := c.String(); got != "websocket(ws://127.0.0.1:9/in)" {
 			t.Fatalf("client name %q", got)
 		}
+	}
+}
+
+// codecConfig returns a codec setting as it would be read from yaml under codec.
+func codecConfig(t *testing.T, yaml string) codec.Config {
+	t.Helper()
+	cfg, err := common.NewConfigWithYAML([]byte(yaml), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c codec.Config
+	if err := cfg.Unpack(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestMakeOutput_PrettyJSONIsFineWithEventFrames(t *testing.T) {
+	if _, err := load(t, map[string]interface{}{"frame": "event", "codec.json.pretty": true}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,10 +31,11 @@ type testServer struct {
 	// Reset the connection after this many messages; may change at any time.
 	resetAfter atomic.Int64
 
-	msgs  chan string          // every message received, in order
-	conns chan *websocket.Conn // every accepted connection
-	ends  chan error           // why each connection's read loop ended
-	pings atomic.Int64
+	msgs   chan string          // every message received, in order
+	conns  chan *websocket.Conn // every accepted connection
+	ends   chan error           // why each connection's read loop ended
+	pings  atomic.Int64
+	binary atomic.Int64 // binary messages received (the rest were text)
 
 	done     chan struct{} // closed by stop
 	stopOnce sync.Once
@@ -104,10 +105,13 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for n := int64(1); ; n++ {
-		_, msg, err := ws.ReadMessage()
+		typ, msg, err := ws.ReadMessage()
 		if err != nil {
 			s.ends <- err
 			return
+		}
+		if typ == websocket.BinaryMessage {
+			s.binary.Add(1)
 		}
 		s.msgs <- string(msg)
 		if n == s.resetAfter.Load() {
