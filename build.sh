@@ -7,7 +7,11 @@
 #   ./build.sh plugin   rebuild only dist/websocket.so (the hot-swap path)
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
-#   ./build.sh test     build, then run every test (unit, race, end to end)
+#   ./build.sh test     build, then run every test (unit, race, end to end) and
+#                       the benchmark's smoke run
+#   ./build.sh bench    build, then run the microbenchmarks and the end-to-end
+#                       benchmark (about 15 minutes); results in .bench/results.md
+#   ./build.sh bench smoke   the same on a small input, once: checks it runs
 #
 # Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
 # git describe, else "dev").
@@ -129,6 +133,29 @@ EOF
 	grep -m1 'websocket output' "$tmp/filebeat.log" >&2 || true
 }
 
+# bench runs the encoder and client microbenchmarks, then wsbench: the real
+# Filebeat with the plugin against the receiver, next to output.file.
+bench() {
+	local mode=${1:-full} lines=1000000 runs=5 scale=5 benchtime=1s
+	if [ "$mode" = smoke ]; then
+		lines=20000 runs=1 scale=0 benchtime=1x
+	fi
+	build_all
+	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsbench" ./cmd/wsbench
+	mkdir -p .bench
+	{
+		echo "## Microbenchmarks (go test -bench)"
+		echo
+		echo '```'
+		go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./encode ./wsclient | grep -E '^(Benchmark|goos|goarch|cpu)'
+		echo '```'
+		echo
+		echo "## End to end (wsbench)"
+		"$DIST/wsbench" -dist "$DIST" -work .bench -lines "$lines" -runs "$runs" -scale "$scale"
+	} | tee ".bench/results-$mode.md"
+	echo "results in .bench/results-$mode.md" >&2
+}
+
 case "${1:-all}" in
 all) build_all ;;
 plugin)
@@ -141,9 +168,11 @@ test)
 	build_all
 	go vet ./...
 	go test -race -count=1 -timeout 25m ./...
+	bench smoke
 	;;
+bench) bench "${2:-full}" ;;
 *)
-	echo "usage: $0 [all|plugin|demo|test]" >&2
+	echo "usage: $0 [all|plugin|demo|test|bench [smoke]]" >&2
 	exit 2
 	;;
 esac

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -31,22 +32,28 @@ func outputTo(r *receiver, extra string) string {
 }
 
 func TestEndToEnd_DeliversEveryLineInOrder(t *testing.T) {
+	for _, frame := range []string{"event", "batch"} {
+		t.Run("frame="+frame, func(t *testing.T) { deliversEveryLineInOrder(t, frame) })
+	}
+}
+
+func deliversEveryLineInOrder(t *testing.T, frame string) {
 	dir := t.TempDir()
 	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
 	writeLog(t, log, 0, lines)
 
 	recv := startReceiver(t, dir, "127.0.0.1:0", out)
 	start := time.Now()
-	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), outputTo(recv, ""))
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), outputTo(recv, "frame: "+frame))
 
 	var first time.Time
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d messages at the receiver", lines), func() bool {
-		n := recv.stats(t).Messages
+	waitFor(t, 5*time.Minute, fmt.Sprintf("%d events at the receiver", lines), func() bool {
+		n := recv.stats(t).Events
 		if n > 0 && first.IsZero() {
 			first = time.Now()
 		}
 		if n > lines {
-			t.Fatalf("receiver got %d messages for %d lines", n, lines)
+			t.Fatalf("receiver got %d events for %d lines", n, lines)
 		}
 		return n == lines
 	})
@@ -105,7 +112,7 @@ func TestEndToEnd_ReconnectsAndResumesAfterReceiverRestart(t *testing.T) {
 	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log),
 		outputTo(recv, fmt.Sprintf("backoff.init: %v\nbackoff.max: 2s", backoffInit)))
 
-	waitFor(t, 2*time.Minute, "the first 20000 messages", func() bool { return recv.stats(t).Messages >= 20000 })
+	waitFor(t, 2*time.Minute, "the first 20000 events", func() bool { return recv.stats(t).Events >= 20000 })
 	recv.stop(t)
 	before := received(t, out)
 	failuresBefore := strings.Count(fb.output(), "Failed to connect to websocket(ws://"+recv.addr+"/echo)")
@@ -128,7 +135,7 @@ func TestEndToEnd_ReconnectsAndResumesAfterReceiverRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 3*time.Minute, "delivery to resume and finish", func() bool {
-		return int(recv2.stats(t).Messages)+len(before) >= lines
+		return int(recv2.stats(t).Events)+len(before) >= lines
 	})
 	fb.stop(t)
 	recv2.stop(t)
@@ -191,7 +198,7 @@ func TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat(t *testi
 	recv := startReceiver(t, dir, "127.0.0.1:0", out)
 	fb := startFilebeat(t, dir, filepath.Join(swapped, "websocket.so"), inputFor(log), outputTo(recv, ""))
 	waitFor(t, 2*time.Minute, "1000 messages through the rebuilt plugin", func() bool {
-		return recv.stats(t).Messages == 1000
+		return recv.stats(t).Events == 1000
 	})
 	if !strings.Contains(fb.output(), "websocket output "+version+"+changed") {
 		t.Fatalf("Filebeat did not log the changed plugin's version %s+changed:\n%s", version, fb.tail())
@@ -236,12 +243,47 @@ func copyTree(t *testing.T, from, to string, skip ...string) {
 	}
 }
 
+func TestEndToEnd_CodecJSONShipsWholeEventsInBatches(t *testing.T) {
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	writeLog(t, log, 0, 1000)
+	recv := startReceiver(t, dir, "127.0.0.1:0", out)
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log),
+		outputTo(recv, "frame: batch\ncodec.json: {}"))
+	waitFor(t, 2*time.Minute, "1000 events", func() bool { return recv.stats(t).Events == 1000 })
+	fb.stop(t)
+	recv.stop(t)
+
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(got) != 1000 {
+		t.Fatalf("received %d lines, want 1000", len(got))
+	}
+	for i, l := range got {
+		var ev struct {
+			Timestamp string `json:"@timestamp"`
+			Message   string
+			Log       struct{ File struct{ Path string } }
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("line %d: %v: %q", i, err, l)
+		}
+		if ev.Message != line(i) || ev.Timestamp == "" || ev.Log.File.Path != log {
+			t.Fatalf("line %d is not the whole event of log line %d: %q", i, i, l)
+		}
+	}
+}
+
 func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
 	cases := map[string]string{
 		"schema: http":      `schema: "http" is not supported`,
 		"workers: 0":        "workers: 0 is invalid",
 		"addr: ''":          "addr: must not be empty",
 		"ping_interval: -5": "ping_interval: -5s is negative",
+		"frame: lines":      `frame: "lines" is not supported`,
 	}
 	for setting, want := range cases {
 		t.Run(setting, func(t *testing.T) {

@@ -167,6 +167,7 @@ func startReceiver(t *testing.T, dir, addr, out string) *receiver {
 
 type receiverStats struct {
 	Messages    int64 `json:"messages"`
+	Events      int64 `json:"events"` // lines: a frame: batch message holds many
 	Connections int64 `json:"connections"`
 }
 

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"time"
+)
+
+// benchCase is one way of shipping the input.
+type benchCase struct {
+	name     string
+	baseline string // the case its ratio is taken against
+	receiver bool   // needs dist/wsreceiver
+	output   func(recvAddr, dir string) string
+}
+
+func allCases() []benchCase {
+	fileOut := func(codec string) func(string, string) string {
+		return func(_, dir string) string {
+			return fmt.Sprintf(`output.file:
+  path: %q
+  filename: out
+  rotate_every_kb: 100000000
+  number_of_files: 2
+  %s
+`, filepath.Join(dir, "out"), codec)
+		}
+	}
+	wsOut := func(settings string) func(string, string) string {
+		return func(addr, _ string) string {
+			return fmt.Sprintf("output.websocket:\n  addr: %q\n  path: /echo\n%s\n", addr, settings)
+		}
+	}
+	return []benchCase{
+		{"ceiling", "ceiling", false, fileOut(`codec.format.string: '%{[message]}'`)},
+		{"frame-event", "ceiling", true, wsOut("")},
+		{"frame-batch", "ceiling", true, wsOut("  frame: batch")},
+		{"file-json", "ceiling", false, fileOut("codec.json: {}")},
+		{"codec-json-batch", "file-json", true, wsOut("  frame: batch\n  codec.json: {}")},
+	}
+}
+
+type bench struct {
+	dist, work string
+}
+
+func newBench(dist, work string) (*bench, error) {
+	for _, f := range []string{"filebeat", "websocket.so", "wsreceiver"} {
+		if _, err := os.Stat(filepath.Join(dist, f)); err != nil {
+			return nil, fmt.Errorf("%w (run ./build.sh first)", err)
+		}
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	d, err := filepath.Abs(dist)
+	if err != nil {
+		return nil, err
+	}
+	w, err := filepath.Abs(work)
+	return &bench{dist: d, work: w}, err
+}
+
+// run ships the whole input once and measures it.
+func (b *bench) run(c benchCase, input string, lines int) (result, error) {
+	dir := filepath.Join(b.work, "run-"+c.name)
+	if err := os.RemoveAll(dir); err != nil {
+		return result{}, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
+		return result{}, err
+	}
+
+	var recv *receiver
+	if c.receiver {
+		var err error
+		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), dir); err != nil {
+			return result{}, err
+		}
+		defer recv.kill()
+	}
+	addr := ""
+	if recv != nil {
+		addr = recv.addr
+	}
+
+	statsAddr, err := freeAddr()
+	if err != nil {
+		return result{}, err
+	}
+	_, port, _ := net.SplitHostPort(statsAddr)
+	cfg := fmt.Sprintf(`filebeat.inputs:
+  - type: filestream
+    id: bench
+    paths: [%q]
+%s
+http.enabled: true
+http.host: 127.0.0.1
+http.port: %s
+logging.level: warning
+logging.metrics.enabled: false
+`, input, c.output(addr, dir), port)
+	cfgPath := filepath.Join(dir, "filebeat.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return result{}, err
+	}
+
+	logFile, err := os.Create(filepath.Join(dir, "filebeat.log"))
+	if err != nil {
+		return result{}, err
+	}
+	defer logFile.Close()
+	fb := exec.Command(filepath.Join(b.dist, "filebeat"), "--plugin", filepath.Join(b.dist, "websocket.so"),
+		"-e", "--strict.perms=false", "-c", cfgPath, "--path.home", dir)
+	fb.Stdout, fb.Stderr = logFile, logFile
+	if err := fb.Start(); err != nil {
+		return result{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- fb.Wait() }()
+
+	res, measureErr := measure("http://"+statsAddr+"/stats", lines, exited)
+	_ = fb.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		fb.Process.Kill()
+		<-exited
+		return result{}, errors.New("filebeat did not stop within 30s of SIGTERM")
+	}
+	if measureErr != nil {
+		return result{}, fmt.Errorf("%w (see %s)", measureErr, logFile.Name())
+	}
+	if ru, ok := fb.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.rssMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+
+	res.recvOK = true
+	if recv != nil {
+		got, err := recv.events()
+		if err != nil {
+			return result{}, err
+		}
+		if got != int64(lines) {
+			return result{}, fmt.Errorf("the receiver got %d events of %d", got, lines)
+		}
+	}
+	return res, nil
+}
+
+// measure polls Filebeat's acked-events counter until it reaches lines and
+// returns the rate from the first acknowledged event to the last.
+func measure(statsURL string, lines int, exited <-chan error) (result, error) {
+	var (
+		first      time.Time
+		firstAcked int64
+		last       int64
+		lastChange = time.Now()
+	)
+	for {
+		select {
+		case err := <-exited:
+			return result{}, fmt.Errorf("filebeat exited early: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		acked, err := ackedEvents(statsURL)
+		if err != nil {
+			if time.Since(lastChange) > time.Minute {
+				return result{}, err
+			}
+			continue // not listening yet
+		}
+		now := time.Now()
+		if acked != last {
+			last, lastChange = acked, now
+		}
+		if acked > 0 && first.IsZero() {
+			first, firstAcked = now, acked
+		}
+		if acked >= int64(lines) {
+			if acked == firstAcked {
+				return result{}, errors.New("all events acked before the first poll: input too small to measure")
+			}
+			return result{eps: float64(acked-firstAcked) / now.Sub(first).Seconds()}, nil
+		}
+		if now.Sub(lastChange) > time.Minute {
+			return result{}, fmt.Errorf("stuck at %d acked events of %d", acked, lines)
+		}
+	}
+}
+
+func ackedEvents(url string) (int64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Libbeat struct {
+			Output struct {
+				Events struct{ Acked int64 }
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return 0, err
+	}
+	return s.Libbeat.Output.Events.Acked, nil
+}
+
+// receiver is dist/wsreceiver discarding what it receives.
+type receiver struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+var listening = regexp.MustCompile(`listening on ws://(\S+)/echo`)
+
+func startReceiver(bin, dir string) (*receiver, error) {
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-path", "/echo", "-out", os.DevNull)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &receiver{cmd: cmd}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			r.addr = m[1]
+			break
+		}
+	}
+	if r.addr == "" {
+		r.kill()
+		return nil, errors.New("wsreceiver did not start")
+	}
+	go io.Copy(io.Discard, stderr)
+	return r, nil
+}
+
+func (r *receiver) events() (int64, error) {
+	resp, err := http.Get("http://" + r.addr + "/stats")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var s struct{ Events int64 }
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	return s.Events, err
+}
+
+func (r *receiver) kill() {
+	if r.cmd.ProcessState == nil {
+		r.cmd.Process.Signal(syscall.SIGTERM)
+		r.cmd.Wait()
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
