@@ -145,7 +145,7 @@ logging.metrics.enabled: false
 		res.rssMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
 	}
 
-	res.recvOK = true
+	// Throughput counts only if nothing was lost on the way.
 	if recv != nil {
 		got, err := recv.events()
 		if err != nil {
