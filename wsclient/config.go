@@ -52,9 +52,10 @@ type config struct {
 	// are always valid UTF-8. Default text.
 	Opcode string `config:"opcode"`
 
-	// Backoff is the reconnect delay: it starts at Init, doubles with jitter
-	// on every failure up to Max, and resets after a successful connect.
-	// Defaults 1s and 60s, as Filebeat's own outputs.
+	// Backoff is the reconnect delay: after the n-th failure in a row it is
+	// drawn at random between Init and Init×2^n, capped at Max; it starts
+	// over after a successful connect. Defaults 1s and 60s, as Filebeat's
+	// own outputs.
 	Backoff backoffConfig `config:"backoff"`
 }
 
