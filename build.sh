@@ -147,7 +147,7 @@ bench() {
 		echo "## Microbenchmarks (go test -bench)"
 		echo
 		echo '```'
-		go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./encode ./wsclient | grep -E '^(Benchmark|goos|goarch|cpu)'
+		go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 ./encode ./wsclient | grep -E '^(Benchmark|goos|goarch|cpu)'
 		echo '```'
 		echo
 		echo "## End to end (wsbench)"

@@ -58,7 +58,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		scaled := selectCases(cases, "ceiling,frame-batch")
+		scaled := selectCases(cases, "ceiling,frame-event,frame-batch")
 		bigResults := b.runAll(scaled, bigInput, big, max(1, *runs/2))
 		fmt.Printf("\nScaling: %d lines (%dx)\n\n", big, *scale)
 		printScaling(os.Stdout, scaled, results, bigResults)
