@@ -10,7 +10,7 @@
 #   ./build.sh test     build, then run every test (unit, race, end to end) and
 #                       the benchmark's smoke run
 #   ./build.sh bench    build, then run the microbenchmarks and the end-to-end
-#                       benchmark (about 15 minutes); results in .bench/results.md
+#                       benchmark (about 20 minutes); results in .bench/results-full.md
 #   ./build.sh bench smoke   the same on a small input, once: checks it runs
 #
 # Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:

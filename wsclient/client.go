@@ -55,6 +55,10 @@ type Client struct {
 	mu     sync.Mutex // guards conn and closed, which Close reads from elsewhere
 	conn   *conn      // nil while not connected
 	closed bool
+
+	// busy counts Connect calls and connections being closed, so that Close
+	// can wait for connections it did not close itself.
+	busy sync.WaitGroup
 }
 
 // writeBufferSize is gorilla's buffer for outgoing frames, which a client
@@ -105,6 +109,15 @@ func (c *Client) String() string {
 // the URL and the reason, with the HTTP status when the server refused the
 // handshake; libbeat logs it once.
 func (c *Client) Connect() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errClosed
+	}
+	c.busy.Add(1)
+	c.mu.Unlock()
+	defer c.busy.Done()
+
 	if c.wait {
 		if err := c.sleep(c.backoff.Duration()); err != nil {
 			return err
@@ -126,13 +139,15 @@ func (c *Client) Connect() error {
 
 	cn := newConn(ws, c.observer, c.pingInterval, c.pingTimeout)
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	closed := c.closed
+	if !closed {
+		c.conn = cn
+	}
+	c.mu.Unlock()
+	if closed { // Close came during the dial and waits for this
 		cn.close()
 		return errClosed
 	}
-	c.conn = cn
-	c.mu.Unlock()
 
 	c.backoff.Reset()
 	c.wait = false
@@ -152,14 +167,16 @@ func (c *Client) sleep(d time.Duration) error {
 }
 
 // Close closes the connection with a normal close frame, ends a backoff
-// wait or dial in progress, and waits for the connection's goroutines.
-// Idempotent, safe before Connect and from any goroutine.
+// wait or dial in progress, and waits for the connection's goroutines,
+// also when the publishing goroutine is closing the connection at the same
+// time. Idempotent, safe before Connect and from any goroutine.
 func (c *Client) Close() error {
 	c.cancel()
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
 	c.dropConn()
+	c.busy.Wait()
 	return nil
 }
 
@@ -174,8 +191,12 @@ func (c *Client) dropConn() {
 	c.mu.Lock()
 	cn := c.conn
 	c.conn = nil
+	if cn != nil {
+		c.busy.Add(1)
+	}
 	c.mu.Unlock()
 	if cn != nil {
 		cn.close()
+		c.busy.Done()
 	}
 }

@@ -334,6 +334,11 @@ func TestPublish_WriteTimeoutOnStalledServer(t *testing.T) {
 		t.Fatalf("signal %v with %d events, want RetryEvents", sig.Tag, len(sig.Events))
 	}
 	obs.balanced(t)
+	// The reader sees the socket close under it: that is not a read error.
+	c.Close()
+	if obs.writeErrors.Load() != 1 || obs.readErrors.Load() != 0 {
+		t.Fatalf("%d write errors and %d read errors counted, want 1 and 0", obs.writeErrors.Load(), obs.readErrors.Load())
+	}
 }
 
 func TestPublish_WithoutConnectionCancelsBatch(t *testing.T) {

@@ -53,9 +53,9 @@ type config struct {
 	Opcode string `config:"opcode"`
 
 	// Backoff is the reconnect delay: after the n-th failure in a row it is
-	// drawn at random between Init and Init×2^n, capped at Max; it starts
-	// over after a successful connect. Defaults 1s and 60s, as Filebeat's
-	// own outputs.
+	// drawn at random between Init and Init×2^(n-1), capped at Max; it
+	// starts over after a successful connect. Defaults 1s and 60s, as
+	// Filebeat's own outputs.
 	Backoff backoffConfig `config:"backoff"`
 }
 
@@ -117,6 +117,8 @@ func (c *config) Validate() error {
 		return fmt.Errorf("opcode: %q is not supported, use %q or %q", c.Opcode, opcodeText, opcodeBinary)
 	case c.Frame == frameBatch && c.prettyJSON():
 		return fmt.Errorf("codec.json.pretty: true cannot be used with frame: batch, which separates events with newlines")
+	case c.Frame == frameBatch && strings.Contains(c.formatString(), "\n"):
+		return fmt.Errorf("codec.format.string: %q has a newline, which frame: batch uses to separate events", c.formatString())
 	case c.Backoff.Init <= 0:
 		return fmt.Errorf("backoff.init: %v is invalid, it must be positive", c.Backoff.Init)
 	case c.Backoff.Max < c.Backoff.Init:
@@ -140,6 +142,16 @@ func (c *config) prettyJSON() bool {
 	}
 	pretty, _ := ns.Config().Bool("pretty", -1)
 	return pretty
+}
+
+// formatString is codec.format.string as written, or "".
+func (c *config) formatString() string {
+	ns := c.Codec.Namespace
+	if !ns.IsSet() || ns.Name() != "format" {
+		return ""
+	}
+	s, _ := ns.Config().String("string", -1)
+	return s
 }
 
 // encoding names the message encoding for the start-up log line.

@@ -63,9 +63,10 @@ func newConn(ws *websocket.Conn, observer outputs.Observer, pingInterval, pingTi
 }
 
 // write sends msg as one message of the given type (websocket.TextMessage
-// or BinaryMessage). Only the publishing goroutine may call it. On failure the connection is unusable and the error says why,
-// preferring the reader's diagnosis (a missing pong, a close frame) to the
-// bare write error it caused.
+// or BinaryMessage). Only the publishing goroutine may call it. On failure
+// the connection is unusable and the error says why, preferring the
+// reader's diagnosis (a missing pong, a close frame) to the bare write
+// error it caused.
 func (c *conn) write(opcode int, msg []byte, timeout time.Duration) error {
 	if err := c.err(); err != nil {
 		return err
@@ -157,11 +158,15 @@ func (c *conn) read(pingInterval, pingTimeout time.Duration) {
 	}
 }
 
-// readError turns what the reader saw into the reason the connection died.
+// readError turns what the reader saw into the reason the connection died,
+// and counts it as a read error unless the connection was already closed
+// or failed elsewhere (a failed write closes the socket under the reader).
 func (c *conn) readError(err error, pingTimeout time.Duration) error {
 	select {
 	case <-c.stop:
 		return errClosed // we are closing; the read error is our own doing
+	case <-c.dead:
+		return c.deadErr
 	default:
 	}
 	c.observer.ReadError(err)

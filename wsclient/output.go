@@ -31,6 +31,12 @@ func MakeOutput(
 	observer outputs.Observer,
 	cfg *common.Config,
 ) (outputs.Group, error) {
+	// Beats' own outputs call it worker; here it is workers, as in the
+	// original design. Ignoring the other spelling would silently give
+	// one connection.
+	if cfg.HasField("worker") {
+		return outputs.Fail(fmt.Errorf("worker: this output's setting is workers (the number of connections)"))
+	}
 	config := defaultConfig()
 	if err := cfg.Unpack(&config); err != nil {
 		return outputs.Fail(err)

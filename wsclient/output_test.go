@@ -121,6 +121,8 @@ func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
 		{map[string]interface{}{"frame": "batch", "codec.json.pretty": true}, []string{"codec.json.pretty", "frame: batch"}},
 		{map[string]interface{}{"codec.format": map[string]interface{}{}}, []string{"codec", "string"}},
 		{map[string]interface{}{"codec.xml": map[string]interface{}{}}, []string{"codec", "xml"}},
+		{map[string]interface{}{"frame": "batch", "codec.format.string": "%{[message]}\n"}, []string{"codec.format.string", "newline"}},
+		{map[string]interface{}{"worker": 4}, []string{"worker", "workers"}},
 	}
 	for _, tc := range cases {
 		_, err := load(t, tc.settings)

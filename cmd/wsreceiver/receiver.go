@@ -82,23 +82,29 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // shutdown sends every client a close frame and waits, at most drain, for
-// the readers to see the clients' answers.
+// the readers to see the clients' answers. Connections still open then are
+// closed, and their readers waited for, so that none writes to the output
+// after it is closed.
 func (rc *receiver) shutdown(drain time.Duration) {
 	rc.mu.Lock()
-	waits := make([]chan struct{}, 0, len(rc.conns))
+	conns := make(map[*websocket.Conn]chan struct{}, len(rc.conns))
 	for ws, done := range rc.conns {
-		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "receiver shutting down")
-		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-		waits = append(waits, done)
+		conns[ws] = done
 	}
 	rc.mu.Unlock()
 
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "receiver shutting down")
+	for ws := range conns {
+		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	}
 	deadline := time.After(drain)
-	for _, done := range waits {
+	for ws, done := range conns {
 		select {
 		case <-done:
 		case <-deadline:
-			return
+			log.Printf("connection from %s did not answer the close frame within %v", ws.RemoteAddr(), drain)
+			ws.Close()
+			<-done
 		}
 	}
 }
@@ -174,7 +180,9 @@ func openSink(path string) (*sink, error) {
 func (s *sink) writeLines(msg []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.w.Write(msg)
+	if _, err := s.w.Write(msg); err != nil {
+		return err
+	}
 	if n := len(msg); n > 0 && msg[n-1] == '\n' {
 		return nil
 	}
