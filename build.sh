@@ -134,13 +134,13 @@ EOF
 }
 
 # bench runs the encoder and client microbenchmarks, then wsbench: the real
-# Filebeat with the plugin against the receiver, next to output.file.
+# Filebeat with the plugin against the receiver, next to output.file. It
+# expects dist/ built.
 bench() {
 	local mode=${1:-full} lines=1000000 runs=5 scale=5 benchtime=1s
 	if [ "$mode" = smoke ]; then
 		lines=20000 runs=1 scale=0 benchtime=1x
 	fi
-	build_all
 	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsbench" ./cmd/wsbench
 	mkdir -p .bench
 	{
@@ -170,7 +170,10 @@ test)
 	go test -race -count=1 -timeout 25m ./...
 	bench smoke
 	;;
-bench) bench "${2:-full}" ;;
+bench)
+	build_all
+	bench "${2:-full}"
+	;;
 *)
 	echo "usage: $0 [all|plugin|demo|test|bench [smoke]]" >&2
 	exit 2

@@ -109,11 +109,16 @@ func (rc *receiver) shutdown(drain time.Duration) {
 	}
 }
 
-// eventsIn counts the events in a message: a message that ends with a
-// newline is a batch (frame: batch) of newline-terminated events, any other
-// message is one event (frame: event).
+// isBatch says whether a message is a batch (frame: batch) of
+// newline-terminated events, which is how it ends; any other message is
+// one event (frame: event).
+func isBatch(msg []byte) bool {
+	return bytes.HasSuffix(msg, []byte{'\n'})
+}
+
+// eventsIn counts the events in a message.
 func eventsIn(msg []byte) int {
-	if n := len(msg); n > 0 && msg[n-1] == '\n' {
+	if isBatch(msg) {
 		return bytes.Count(msg, []byte{'\n'})
 	}
 	return 1
@@ -183,8 +188,8 @@ func (s *sink) writeLines(msg []byte) error {
 	if _, err := s.w.Write(msg); err != nil {
 		return err
 	}
-	if n := len(msg); n > 0 && msg[n-1] == '\n' {
-		return nil
+	if isBatch(msg) {
+		return nil // its lines are terminated already
 	}
 	return s.w.WriteByte('\n')
 }
