@@ -35,8 +35,10 @@ type Client struct {
 	timeout      time.Duration
 	pingInterval time.Duration
 	pingTimeout  time.Duration
+	ackTimeout   time.Duration // 0: acknowledgements are off
 	observer     outputs.Observer
 	log          *logp.Logger
+	ignored      *limitedWarning // server messages that are not acks
 
 	frame  string
 	opcode int // websocket.TextMessage or websocket.BinaryMessage
@@ -45,7 +47,7 @@ type Client struct {
 	enc       encode.Encoder
 	buf       []byte // the message being built, reused across publishes
 	droppedAt []int  // frame: batch: indexes of the events dropped from buf
-	drops     dropReporter
+	drops     *limitedWarning
 	backoff   backoff.Backoff
 	wait      bool // the last connect or publish failed: back off before dialing
 
@@ -72,13 +74,20 @@ func newClient(cfg config, enc encode.Encoder, observer outputs.Observer, log *l
 	if cfg.Opcode == opcodeBinary {
 		opcode = websocket.BinaryMessage
 	}
+	dialer := &websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: cfg.Timeout,
+		WriteBufferSize:  writeBufferSize,
+	}
+	var ackTimeout time.Duration
+	if cfg.Ack.Enabled {
+		dialer.Subprotocols = []string{AckSubprotocol}
+		ackTimeout = cfg.Ack.Timeout
+	}
 	return &Client{
-		url: cfg.url(),
-		dialer: &websocket.Dialer{
-			Proxy:            http.ProxyFromEnvironment,
-			HandshakeTimeout: cfg.Timeout,
-			WriteBufferSize:  writeBufferSize,
-		},
+		url:          cfg.url(),
+		dialer:       dialer,
+		ackTimeout:   ackTimeout,
 		frame:        cfg.Frame,
 		opcode:       opcode,
 		timeout:      cfg.Timeout,
@@ -87,7 +96,10 @@ func newClient(cfg config, enc encode.Encoder, observer outputs.Observer, log *l
 		observer:     observer,
 		log:          log,
 		enc:          enc,
-		drops:        dropReporter{log: log, every: dropLogInterval},
+		drops: &limitedWarning{log: log, every: warnInterval,
+			what: "Dropped an event that cannot be sent", hint: "; see output.events.dropped"},
+		ignored: &limitedWarning{log: log, every: warnInterval,
+			what: "Ignored a message from the server"},
 		backoff: backoff.Backoff{
 			Min:    cfg.Backoff.Init,
 			Max:    cfg.Backoff.Max,
@@ -136,8 +148,22 @@ func (c *Client) Connect() error {
 		}
 		return fmt.Errorf("connect to %s: %w", c.url.Redacted(), err)
 	}
+	if c.ackTimeout > 0 && ws.Subprotocol() != AckSubprotocol {
+		// Never fall back to sending without acknowledgements.
+		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "subprotocol "+AckSubprotocol+" required")
+		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait))
+		ws.Close()
+		return fmt.Errorf("connect to %s: server did not accept subprotocol %s; it cannot acknowledge (set ack.enabled: false for a server without acknowledgements)",
+			c.url.Redacted(), AckSubprotocol)
+	}
 
-	cn := newConn(ws, c.observer, c.pingInterval, c.pingTimeout)
+	cn := newConn(ws, connConfig{
+		observer:     c.observer,
+		pingInterval: c.pingInterval,
+		pingTimeout:  c.pingTimeout,
+		ackTimeout:   c.ackTimeout,
+		ignored:      c.ignored,
+	})
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {

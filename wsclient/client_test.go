@@ -200,7 +200,7 @@ func TestPublish_DropWarningsAreRateLimitedAndNeverShowContent(t *testing.T) {
 	}
 	warnings := logs.FilterMessageSnippet("Dropped an event").All()
 	if len(warnings) != 1 {
-		t.Fatalf("%d drop warnings for 100 drops within %v, want 1", len(warnings), dropLogInterval)
+		t.Fatalf("%d drop warnings for 100 drops within %v, want 1", len(warnings), warnInterval)
 	}
 	msg := warnings[0].Message
 	if strings.Contains(msg, "secret-content") || !strings.Contains(msg, "max_len 5") || !strings.Contains(msg, "bytes") {

@@ -57,6 +57,19 @@ type config struct {
 	// starts over after a successful connect. Defaults 1s and 60s, as
 	// Filebeat's own outputs.
 	Backoff backoffConfig `config:"backoff"`
+
+	// Ack makes the server acknowledge what it received (PROTOCOL.md), so
+	// that a batch counts as delivered only once the server holds it.
+	Ack ackConfig `config:"ack"`
+}
+
+type ackConfig struct {
+	// Enabled offers the beats-ack.v1 subprotocol and requires the server
+	// to select it. Default false.
+	Enabled bool `config:"enabled"`
+	// Timeout is how long the acknowledgement of a written batch may take
+	// before the connection is given up and the batch sent again. Default 30s.
+	Timeout time.Duration `config:"timeout"`
 }
 
 type backoffConfig struct {
@@ -81,6 +94,10 @@ func defaultConfig() config {
 		Backoff: backoffConfig{
 			Init: 1 * time.Second,
 			Max:  60 * time.Second,
+		},
+		Ack: ackConfig{
+			Enabled: false,
+			Timeout: 30 * time.Second,
 		},
 	}
 }
@@ -123,6 +140,8 @@ func (c *config) Validate() error {
 		return fmt.Errorf("backoff.init: %v is invalid, it must be positive", c.Backoff.Init)
 	case c.Backoff.Max < c.Backoff.Init:
 		return fmt.Errorf("backoff.max: %v is less than backoff.init %v", c.Backoff.Max, c.Backoff.Init)
+	case c.Ack.Timeout <= 0:
+		return fmt.Errorf("ack.timeout: %v is invalid, it must be positive", c.Ack.Timeout)
 	}
 	return nil
 }
@@ -160,6 +179,14 @@ func (c *config) encoding() string {
 		return "codec." + c.Codec.Namespace.Name() + ", " + c.Opcode
 	}
 	return "{timestamp,message}, " + c.Opcode
+}
+
+// delivery describes acknowledgements for the start-up log line.
+func (c *config) delivery() string {
+	if c.Ack.Enabled {
+		return fmt.Sprintf("acks: %s (timeout %v)", AckSubprotocol, c.Ack.Timeout)
+	}
+	return "acks: off"
 }
 
 // url is the endpoint this config dials.

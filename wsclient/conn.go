@@ -1,9 +1,9 @@
 package wsclient
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -15,8 +15,9 @@ import (
 
 const (
 	// readLimit bounds what the server may send in one message. The server
-	// has nothing to say in this protocol beyond control frames, so a large
-	// message is hostile and ends the connection rather than the heap.
+	// has nothing to say in this protocol beyond control frames and short
+	// acks, so a large message is hostile and ends the connection rather
+	// than the heap.
 	readLimit = 64 << 10
 
 	// closeWait is how long Close waits for the server to answer our close
@@ -25,14 +26,26 @@ const (
 	closeWait = time.Second
 )
 
+// connConfig is what a connection needs from its client's configuration.
+type connConfig struct {
+	observer     outputs.Observer
+	pingInterval time.Duration // 0: no pings
+	pingTimeout  time.Duration
+	ackTimeout   time.Duration   // 0: acknowledgements are off
+	ignored      *limitedWarning // server messages that are not acks
+}
+
 // conn is one live WebSocket connection and the two goroutines it owns:
-// a reader (pongs, close frames, liveness) and, when pings are enabled, a
-// pinger. Data is written only by the client's publishing goroutine, so with
-// pings sent through gorilla's concurrency-safe WriteControl the connection
-// never has two writers.
+// a reader (pongs, close frames, acks, liveness) and, when pings are
+// enabled, a pinger. Data is written only by the client's publishing
+// goroutine, so with pings sent through gorilla's concurrency-safe
+// WriteControl the connection never has two writers.
 type conn struct {
-	ws       *websocket.Conn
-	observer outputs.Observer
+	ws *websocket.Conn
+	connConfig
+	acks *acks // nil when acknowledgements are off
+
+	deadlineMu sync.Mutex // orders read deadline updates from reader and publisher
 
 	dead     chan struct{} // closed once the connection is unusable
 	deadErr  error         // why; written before dead is closed
@@ -44,20 +57,23 @@ type conn struct {
 }
 
 // newConn takes over ws and starts its goroutines. With pingInterval 0 there
-// are no pings and no read deadline.
-func newConn(ws *websocket.Conn, observer outputs.Observer, pingInterval, pingTimeout time.Duration) *conn {
+// are no pings, and no read deadline but that of an awaited ack.
+func newConn(ws *websocket.Conn, cfg connConfig) *conn {
 	c := &conn{
-		ws:       ws,
-		observer: observer,
-		dead:     make(chan struct{}),
-		stop:     make(chan struct{}),
+		ws:         ws,
+		connConfig: cfg,
+		dead:       make(chan struct{}),
+		stop:       make(chan struct{}),
+	}
+	if cfg.ackTimeout > 0 {
+		c.acks = newAcks(cfg.observer, cfg.ackTimeout)
 	}
 	ws.SetReadLimit(readLimit)
 	c.wg.Add(1)
-	go c.read(pingInterval, pingTimeout)
-	if pingInterval > 0 {
+	go c.read()
+	if cfg.pingInterval > 0 {
 		c.wg.Add(1)
-		go c.ping(pingInterval, pingTimeout)
+		go c.ping()
 	}
 	return c
 }
@@ -72,7 +88,11 @@ func (c *conn) write(opcode int, msg []byte, timeout time.Duration) error {
 		return err
 	}
 	if err := c.ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
+		c.fail(fmt.Errorf("write: %w", err))
+		return c.err()
+	}
+	if c.acks != nil {
+		c.acks.sent.Add(1) // before the write, so that the ack cannot come first
 	}
 	if err := c.ws.WriteMessage(opcode, msg); err != nil {
 		c.fail(fmt.Errorf("write: %w", err))
@@ -92,20 +112,29 @@ func (c *conn) err() error {
 }
 
 // fail marks the connection dead with the first reason given and closes the
-// socket, which unblocks a write stuck on a dead peer. Safe from any goroutine.
+// socket, which unblocks a write stuck on a dead peer. Batches awaiting an
+// ack go back to libbeat, less what the server acknowledged. Safe from any
+// goroutine.
 func (c *conn) fail(err error) {
 	c.failOnce.Do(func() {
 		c.deadErr = err
 		close(c.dead)
 		c.ws.Close()
+		if c.acks != nil {
+			c.acks.fail()
+		}
 	})
 }
 
 // close ends the connection with a normal close frame and waits, at most
 // closeWait, for the server's answer, then for both goroutines to exit.
+// With acks on, it first gives outstanding acks up to closeWait to arrive.
 // Idempotent and safe from any goroutine.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
+		if c.acks != nil {
+			c.acks.waitIdle(c, closeWait)
+		}
 		close(c.stop)
 		if c.err() == nil {
 			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
@@ -121,47 +150,84 @@ func (c *conn) close() {
 	})
 }
 
-// read owns all reads: it extends the read deadline whenever the server
-// shows life (a pong or any frame) and marks the connection dead on the
-// first error, a close frame from the server included.
-func (c *conn) read(pingInterval, pingTimeout time.Duration) {
+// read owns all reads: it handles acks, extends the read deadline whenever
+// the server shows life (a pong or any frame) and marks the connection dead
+// on the first error, a close frame from the server included.
+func (c *conn) read() {
 	defer c.wg.Done()
-
-	// A pong for the ping sent at the end of an interval is due within
-	// pingTimeout after it.
-	window := pingInterval + pingTimeout
-	extend := func() {
-		if pingInterval > 0 {
-			// An error here resurfaces on the next read.
-			_ = c.ws.SetReadDeadline(time.Now().Add(window))
-		}
-	}
 	c.ws.SetPongHandler(func(string) error {
-		extend()
+		c.extend()
 		return nil
 	})
 
+	var msg bytes.Buffer
 	for {
-		extend()
-		_, r, err := c.ws.NextReader()
+		c.extend()
+		typ, r, err := c.ws.NextReader()
 		if err != nil {
-			c.fail(c.readError(err, pingTimeout))
+			c.fail(c.readError(err))
 			return
 		}
-		// Nothing the server sends is meaningful yet; count and discard it.
-		n, err := io.Copy(io.Discard, r)
+		msg.Reset()
+		n, err := msg.ReadFrom(r)
 		c.observer.ReadBytes(int(n))
 		if err != nil {
-			c.fail(c.readError(err, pingTimeout))
+			c.fail(c.readError(err))
+			return
+		}
+		if err := c.handle(typ, msg.Bytes()); err != nil {
+			c.observer.ReadError(err)
+			c.fail(err)
 			return
 		}
 	}
 }
 
+// handle acts on a message from the server. Without acks nothing the server
+// sends means anything; with acks a text message is an ack, and anything
+// else is ignored with a rate-limited warning. An impossible ack is a
+// protocol error, which ends the connection.
+func (c *conn) handle(typ int, msg []byte) error {
+	if c.acks == nil {
+		return nil
+	}
+	if typ != websocket.TextMessage {
+		c.ignored.report(fmt.Errorf("%w: a binary message of %d bytes", errNotAck, len(msg)))
+		return nil
+	}
+	n, err := parseAck(msg)
+	if err != nil {
+		c.ignored.report(err)
+		return nil
+	}
+	return c.acks.ack(n)
+}
+
+// extend sets the read deadline: a pong is due within pingInterval +
+// pingTimeout (a pong for the ping sent at the end of an interval is due
+// within pingTimeout after it), and the oldest awaited ack by its deadline.
+// Called by the reader whenever the server shows life, and by the publisher
+// when a batch starts waiting for its ack.
+func (c *conn) extend() {
+	var deadline time.Time
+	if c.pingInterval > 0 {
+		deadline = time.Now().Add(c.pingInterval + c.pingTimeout)
+	}
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.acks != nil {
+		if due, _, ok := c.acks.overdue(); ok && (deadline.IsZero() || due.Before(deadline)) {
+			deadline = due
+		}
+	}
+	// An error here resurfaces on the next read.
+	_ = c.ws.SetReadDeadline(deadline)
+}
+
 // readError turns what the reader saw into the reason the connection died,
 // and counts it as a read error unless the connection was already closed
 // or failed elsewhere (a failed write closes the socket under the reader).
-func (c *conn) readError(err error, pingTimeout time.Duration) error {
+func (c *conn) readError(err error) error {
 	select {
 	case <-c.stop:
 		return errClosed // we are closing; the read error is our own doing
@@ -177,7 +243,12 @@ func (c *conn) readError(err error, pingTimeout time.Duration) error {
 	case errors.As(err, &closeErr):
 		return fmt.Errorf("server closed the connection: %w", err)
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", pingTimeout)
+		if c.acks != nil {
+			if due, pending, ok := c.acks.overdue(); ok && !time.Now().Before(due) {
+				return fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.ackTimeout, pending)
+			}
+		}
+		return fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.pingTimeout)
 	default:
 		return fmt.Errorf("read: %w", err)
 	}
@@ -186,9 +257,9 @@ func (c *conn) readError(err error, pingTimeout time.Duration) error {
 // ping sends a ping every interval until the connection closes or dies. A
 // ping that cannot be sent is not itself a verdict: the reader's deadline
 // decides whether the peer is alive.
-func (c *conn) ping(interval, timeout time.Duration) {
+func (c *conn) ping() {
 	defer c.wg.Done()
-	t := time.NewTicker(interval)
+	t := time.NewTicker(c.pingInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -197,7 +268,7 @@ func (c *conn) ping(interval, timeout time.Duration) {
 		case <-c.dead:
 			return
 		case <-t.C:
-			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout))
+			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.pingTimeout))
 		}
 	}
 }

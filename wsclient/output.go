@@ -43,9 +43,9 @@ func MakeOutput(
 	}
 
 	log := logp.NewLogger("websocket")
-	log.Infof("websocket output %s (built with Beats %s, %s): %d worker(s) to %s, frame: %s, %s",
+	log.Infof("websocket output %s (built with Beats %s, %s): %d worker(s) to %s, frame: %s, %s, %s",
 		Version, version.GetDefaultVersion(), runtime.Version(), config.Workers, config.url().Redacted(),
-		config.Frame, config.encoding())
+		config.Frame, config.encoding(), config.delivery())
 
 	clients := make([]outputs.NetworkClient, config.Workers)
 	for i := range clients {

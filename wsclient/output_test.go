@@ -62,6 +62,7 @@ func TestConfig_DefaultsAreTheOriginalDesignsWithSafeTimeouts(t *testing.T) {
 		Frame:        "event",
 		Opcode:       "text",
 		Backoff:      backoffConfig{Init: time.Second, Max: time.Minute},
+		Ack:          ackConfig{Enabled: false, Timeout: 30 * time.Second},
 	}
 	if got != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", got, want)
@@ -115,6 +116,7 @@ func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
 		{map[string]interface{}{"max_len": -1}, []string{"max_len", "-1"}},
 		{map[string]interface{}{"backoff.init": "-1s"}, []string{"backoff.init", "-1s"}},
 		{map[string]interface{}{"backoff.init": "10s", "backoff.max": "5s"}, []string{"backoff.max", "5s", "10s"}},
+		{map[string]interface{}{"ack.timeout": "0s"}, []string{"ack.timeout", "0s"}},
 		{map[string]interface{}{"ping_interval": "soon"}, []string{"ping_interval", "soon"}},
 		{map[string]interface{}{"frame": "lines"}, []string{"frame", `"lines"`}},
 		{map[string]interface{}{"opcode": "utf8"}, []string{"opcode", `"utf8"`}},

@@ -13,9 +13,16 @@ const maxRetainedBuf = 4 << 20
 
 // Publish sends the batch's events in order: one message each (frame:
 // event) or one message for all (frame: batch). Events that cannot be
-// encoded are dropped and counted. On success the batch is ACKed. On a
-// write error the connection is dropped, the events not yet sent go back to
-// libbeat for retry, and the error is returned so that libbeat reconnects.
+// encoded are dropped and counted.
+//
+// Without acks the batch is ACKed once written. With acks it waits on the
+// connection for the server's acknowledgement, which the reader turns into
+// the batch's ACK; Publish returns as soon as it is written, after waiting
+// for room if ackWindow batches already wait.
+//
+// On a write error the connection is dropped, the events the server does
+// not hold go back to libbeat for retry, and the error is returned so that
+// libbeat reconnects.
 func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
 	events := batch.Events()
 	c.observer.NewBatch(len(events))
@@ -33,15 +40,19 @@ func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
 	return c.publishEvents(cn, batch, events)
 }
 
-// usableConn returns the live connection, or why there is none. A
-// connection that died while idle (a missing pong, a close frame) is
-// dropped here, so that libbeat reconnects.
+// usableConn returns the live connection, once it has room for a batch, or
+// why there is none. A connection that died while idle (a missing pong, a
+// close frame, an overdue ack) is dropped here, so that libbeat reconnects.
 func (c *Client) usableConn() (*conn, error) {
 	cn := c.current()
 	if cn == nil {
 		return nil, errNotConnected
 	}
-	if err := cn.err(); err != nil {
+	err := cn.err()
+	if err == nil && cn.acks != nil {
+		err = cn.acks.waitRoom(cn)
+	}
+	if err != nil {
 		c.dropConn()
 		c.wait = true
 		return nil, fmt.Errorf("connection to %s lost: %w", c.url.Redacted(), err)
@@ -50,24 +61,26 @@ func (c *Client) usableConn() (*conn, error) {
 }
 
 // publishEvents writes one message per event. After a failed write, the
-// remainder from the event that failed on is retried.
+// remainder from the event that failed on is retried, and with acks also
+// what was sent before it and not acknowledged.
 func (c *Client) publishEvents(cn *conn, batch publisher.Batch, events []publisher.Event) error {
-	var sent, dropped, bytes int
+	var bytes int
+	c.droppedAt = c.droppedAt[:0]
+	first := c.nextMessage(cn)
 	for i := range events {
 		msg, err := c.enc.Append(c.buf[:0], &events[i].Content)
 		if err != nil {
-			dropped++
+			c.droppedAt = append(c.droppedAt, i)
 			c.drops.report(err)
 			continue
 		}
 		c.buf = msg
 		if err := cn.write(c.opcode, msg, c.timeout); err != nil {
-			return c.failed(batch, events[i:], err, sent, dropped, bytes)
+			return c.failed(cn, batch, without(events, c.droppedAt), i-len(c.droppedAt), first, err, bytes)
 		}
-		sent++
 		bytes += len(msg)
 	}
-	return c.succeeded(batch, sent, dropped, bytes)
+	return c.written(cn, batch, events, first, bytes)
 }
 
 // publishBatch writes the whole batch as one message, each event followed
@@ -85,15 +98,23 @@ func (c *Client) publishBatch(cn *conn, batch publisher.Batch, events []publishe
 		buf = append(buf, '\n')
 	}
 	c.buf = buf
-	dropped := len(c.droppedAt)
-	sent := len(events) - dropped
-	if sent == 0 {
-		return c.succeeded(batch, 0, dropped, 0)
+	if len(c.droppedAt) == len(events) {
+		return c.written(cn, batch, events, 0, 0)
 	}
+	first := c.nextMessage(cn)
 	if err := cn.write(c.opcode, buf, c.timeout); err != nil {
-		return c.failed(batch, without(events, c.droppedAt), err, 0, dropped, 0)
+		return c.failed(cn, batch, without(events, c.droppedAt), 0, first, err, 0)
 	}
-	return c.succeeded(batch, sent, dropped, len(buf))
+	return c.written(cn, batch, events, first, len(buf))
+}
+
+// nextMessage is the number the connection's next data message will have,
+// counting from 1; acks count messages.
+func (c *Client) nextMessage(cn *conn) uint64 {
+	if cn.acks == nil {
+		return 0
+	}
+	return cn.acks.sent.Load() + 1
 }
 
 // without returns events less those at the (ascending) indexes drop.
@@ -112,26 +133,55 @@ func without(events []publisher.Event, drop []int) []publisher.Event {
 	return kept
 }
 
-func (c *Client) succeeded(batch publisher.Batch, sent, dropped, bytes int) error {
+// written accounts for a batch whose messages were all written, less the
+// events in c.droppedAt. Without acks it is done; with acks it waits on the
+// connection for the server to acknowledge message first onwards.
+func (c *Client) written(cn *conn, batch publisher.Batch, events []publisher.Event, first uint64, bytes int) error {
 	c.observer.WriteBytes(bytes)
-	c.observer.Acked(sent)
-	c.observer.Dropped(dropped)
+	c.observer.Dropped(len(c.droppedAt))
 	c.releaseBuf()
-	batch.ACK()
+	sent := len(events) - len(c.droppedAt)
+	if cn.acks == nil || sent == 0 {
+		c.observer.Acked(sent)
+		batch.ACK()
+		return nil
+	}
+	f := &inflight{
+		batch:    batch,
+		events:   without(events, c.droppedAt),
+		first:    first,
+		last:     first,
+		perEvent: c.frame == frameEvent,
+	}
+	if f.perEvent {
+		f.last = first + uint64(sent) - 1
+	}
+	cn.acks.add(f)
+	cn.extend() // the ack deadline may now be the nearest
 	return nil
 }
 
-// failed drops the connection and hands retry back to libbeat.
-func (c *Client) failed(batch publisher.Batch, retry []publisher.Event, err error, sent, dropped, bytes int) error {
+// failed handles a write that failed after the first sent of the batch's
+// kept (not dropped) events were written: it drops the connection and hands
+// back to libbeat the events the server does not hold: those not written,
+// and with acks also those written and not acknowledged. c.droppedAt lists
+// the events dropped before the failure.
+func (c *Client) failed(cn *conn, batch publisher.Batch, kept []publisher.Event, sent int, first uint64, err error, bytes int) error {
 	c.dropConn()
 	c.wait = true
 	c.observer.WriteError(err)
 	c.observer.WriteBytes(bytes)
-	c.observer.Acked(sent)
-	c.observer.Dropped(dropped)
-	c.observer.Failed(len(retry))
+	c.observer.Dropped(len(c.droppedAt))
 	c.releaseBuf()
-	batch.RetryEvents(retry)
+	if cn.acks != nil {
+		// A failed write has failed the connection, so add resolves the
+		// batch at once, with what the server acknowledged before.
+		cn.acks.add(&inflight{batch: batch, events: kept, first: first, perEvent: c.frame == frameEvent})
+	} else {
+		c.observer.Acked(sent)
+		c.observer.Failed(len(kept) - sent)
+		batch.RetryEvents(kept[sent:])
+	}
 	return fmt.Errorf("send to %s: %w", c.url.Redacted(), err)
 }
 

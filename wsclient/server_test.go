@@ -1,6 +1,7 @@
 package wsclient
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +28,8 @@ type testServer struct {
 	refuse     int  // answer the handshake with this HTTP status
 	ignorePing bool // never answer pings (a peer that went silent)
 	noRead     bool // accept, then never read (a stalled peer)
+	ack        bool // select the beats-ack.v1 subprotocol
+	ackEvery   int  // with ack: acknowledge every n-th message; 0: only when the test says
 
 	// Reset the connection after this many messages; may change at any time.
 	resetAfter atomic.Int64
@@ -39,6 +42,7 @@ type testServer struct {
 
 	done     chan struct{} // closed by stop
 	stopOnce sync.Once
+	writeMu  sync.Mutex // serialises send
 	mu       sync.Mutex
 	live     []*websocket.Conn // closed by stop: httptest does not track upgraded connections
 	wg       sync.WaitGroup
@@ -82,7 +86,11 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "refused by test", s.refuse)
 		return
 	}
-	ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+	upgrader := websocket.Upgrader{}
+	if s.ack {
+		upgrader.Subprotocols = []string{AckSubprotocol}
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
@@ -114,10 +122,23 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 			s.binary.Add(1)
 		}
 		s.msgs <- string(msg)
+		if s.ack && s.ackEvery > 0 && n%int64(s.ackEvery) == 0 {
+			s.send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, n))
+		}
 		if n == s.resetAfter.Load() {
 			ws.NetConn().(*net.TCPConn).SetLinger(0)
 			return
 		}
+	}
+}
+
+// send writes a message to a client; tests call it while the handler may
+// be acknowledging on the same connection, and gorilla allows one writer.
+func (s *testServer) send(ws *websocket.Conn, typ int, msg string) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := ws.WriteMessage(typ, []byte(msg)); err != nil {
+		s.t.Logf("server send %q: %v", msg, err)
 	}
 }
 
