@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -114,6 +115,16 @@ func (p *process) stop(t *testing.T) {
 	}
 }
 
+// kill sends SIGKILL, as a crash would end the process, and waits for it.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if !p.running() {
+		t.Fatalf("%s had exited before it was killed (%v); its log:\n%s", filepath.Base(p.cmd.Path), p.err, p.tail())
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
 // wait waits, at most timeout, for the process to exit by itself.
 func (p *process) wait(t *testing.T, timeout time.Duration) error {
 	t.Helper()
@@ -147,12 +158,16 @@ type receiver struct {
 
 var listening = regexp.MustCompile(`listening on ws://(127\.0\.0\.1:\d+)/`)
 
+// receivers numbers the receivers started, for their log files.
+var receivers atomic.Int64
+
 // startReceiver listens on addr ("127.0.0.1:0" picks a port) and appends
-// the messages to out.
-func startReceiver(t *testing.T, dir, addr, out string) *receiver {
+// the messages to out; flags are further wsreceiver flags, such as -ack.
+func startReceiver(t *testing.T, dir, addr, out string, flags ...string) *receiver {
 	t.Helper()
-	p := start(t, filepath.Join(dir, "receiver.log"), filepath.Join(dist, "wsreceiver"),
-		"-listen", addr, "-path", "/echo", "-out", out)
+	logPath := filepath.Join(dir, fmt.Sprintf("receiver-%d.log", receivers.Add(1)))
+	p := start(t, logPath, filepath.Join(dist, "wsreceiver"),
+		append([]string{"-listen", addr, "-path", "/echo", "-out", out}, flags...)...)
 	r := &receiver{process: p, out: out}
 	waitFor(t, 10*time.Second, "the receiver to listen", func() bool {
 		m := listening.FindAllStringSubmatch(p.output(), -1)

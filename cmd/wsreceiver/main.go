@@ -9,6 +9,12 @@
 // or SIGINT it sends every client a close frame (1001, going away) and keeps
 // reading until the client answers, so that nothing a client wrote before
 // the close is lost; then it flushes the output and exits.
+//
+// With -ack it implements the server side of acknowledged delivery
+// (PROTOCOL.md): it selects the beats-ack.v1 subprotocol and acknowledges
+// messages once they are written to the output. -crash-after N simulates a
+// crash: after the N-th message it exits at once, without flushing or
+// acknowledging what it holds.
 package main
 
 import (
@@ -30,17 +36,19 @@ func main() {
 		out        = flag.String("out", "-", `file the messages are appended to, one a line ("-" is stdout)`)
 		statsEvery = flag.Duration("stats", 0, "log the counts to stderr at this interval (0: only at exit)")
 		drain      = flag.Duration("drain", 5*time.Second, "how long shutdown waits for clients to answer the close frame")
+		ack        = flag.Bool("ack", false, "acknowledge messages once written to the output (subprotocol beats-ack.v1, PROTOCOL.md)")
+		crashAfter = flag.Int64("crash-after", 0, "simulate a crash: exit at once after this many messages, without flushing or acknowledging (0: never)")
 	)
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("wsreceiver: ")
 
-	if err := run(*listen, *path, *out, *statsEvery, *drain); err != nil {
+	if err := run(*listen, *path, *out, *statsEvery, *drain, *ack, *crashAfter); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(listen, path, out string, statsEvery, drain time.Duration) error {
+func run(listen, path, out string, statsEvery, drain time.Duration, ack bool, crashAfter int64) error {
 	sink, err := openSink(out)
 	if err != nil {
 		return err
@@ -51,14 +59,18 @@ func run(listen, path, out string, statsEvery, drain time.Duration) error {
 	if err != nil {
 		return err
 	}
-	recv := newReceiver(sink)
+	recv := newReceiver(sink, ack, crashAfter)
 	mux := http.NewServeMux()
 	mux.Handle(path, recv)
 	mux.HandleFunc("/stats", recv.serveStats)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	// Tests read this line to learn the port when it was 0.
-	log.Printf("listening on ws://%s%s", ln.Addr(), path)
+	mode := "without acks"
+	if ack {
+		mode = "with acks (" + ackSubprotocol + ")"
+	}
+	log.Printf("listening on ws://%s%s %s", ln.Addr(), path, mode)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
@@ -19,27 +17,56 @@ import (
 // maxMessage bounds one message; far above any log line a client should send.
 const maxMessage = 64 << 20
 
-// receiver is the WebSocket handler: one goroutine per connection reads
-// messages and appends them to the sink.
-type receiver struct {
-	sink     *sink
-	upgrader websocket.Upgrader
+// ackSubprotocol is the subprotocol of acknowledged delivery (PROTOCOL.md).
+const ackSubprotocol = "beats-ack.v1"
 
-	messages, events, bytes, connections, active atomic.Int64
+// receiver is the WebSocket handler: one goroutine per connection reads
+// messages and appends them to the sink; with acks, a second one
+// acknowledges them.
+type receiver struct {
+	sink       *sink
+	upgrader   websocket.Upgrader
+	ack        bool  // select beats-ack.v1 and acknowledge what is written
+	crashAfter int64 // exit at once after this many messages; 0: never
+
+	messages, events, bytes, connections, active, acks atomic.Int64
 
 	mu    sync.Mutex
-	conns map[*websocket.Conn]chan struct{} // closed when the connection's reader ends
+	conns map[*session]struct{}
 }
 
-func newReceiver(s *sink) *receiver {
-	return &receiver{
-		sink: s,
+func newReceiver(s *sink, ack bool, crashAfter int64) *receiver {
+	rc := &receiver{
+		sink:       s,
+		ack:        ack,
+		crashAfter: crashAfter,
 		upgrader: websocket.Upgrader{
 			// Not a browser endpoint: any origin may connect.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
-		conns: map[*websocket.Conn]chan struct{}{},
+		conns: map[*session]struct{}{},
 	}
+	if ack {
+		rc.upgrader.Subprotocols = []string{ackSubprotocol}
+	}
+	return rc
+}
+
+// session is one connection.
+type session struct {
+	ws   *websocket.Conn
+	done chan struct{} // closed when the reader has ended
+
+	// mu orders taking a message against the final ack: after it, a
+	// message is not taken (and so not acknowledged, so the client sends
+	// it again).
+	mu       sync.Mutex
+	received uint64 // messages taken: written to the sink
+	closing  bool
+
+	writeMu sync.Mutex // one writer: the acker, or shutdown's final ack
+	acked   uint64     // the last count sent
+	more    chan struct{}
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,19 +74,30 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
 	}
-	done := make(chan struct{})
+	ss := &session{ws: ws, done: make(chan struct{}), more: make(chan struct{}, 1)}
 	rc.mu.Lock()
-	rc.conns[ws] = done
+	rc.conns[ss] = struct{}{}
 	rc.mu.Unlock()
 	rc.connections.Add(1)
 	rc.active.Add(1)
+	var acker sync.WaitGroup
+	stopAcker := make(chan struct{})
+	if rc.ack && ws.Subprotocol() == ackSubprotocol {
+		acker.Add(1)
+		go func() {
+			defer acker.Done()
+			rc.acknowledge(ss, stopAcker)
+		}()
+	}
 	defer func() {
+		close(stopAcker)
+		acker.Wait()
 		rc.active.Add(-1)
 		rc.mu.Lock()
-		delete(rc.conns, ws)
+		delete(rc.conns, ss)
 		rc.mu.Unlock()
 		ws.Close()
-		close(done)
+		close(ss.done)
 	}()
 
 	ws.SetReadLimit(maxMessage)
@@ -71,40 +109,114 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		if err := rc.sink.writeLines(msg); err != nil {
+		if err := rc.take(ss, msg); err != nil {
 			log.Printf("write output: %v", err)
 			return
 		}
-		rc.messages.Add(1)
-		rc.events.Add(int64(eventsIn(msg)))
-		rc.bytes.Add(int64(len(msg)))
 	}
 }
 
+// take writes a message to the sink and counts it, unless the session is
+// closing.
+func (rc *receiver) take(ss *session, msg []byte) error {
+	ss.mu.Lock()
+	if ss.closing {
+		ss.mu.Unlock()
+		return nil
+	}
+	if err := rc.sink.writeLines(msg); err != nil {
+		ss.mu.Unlock()
+		return err
+	}
+	ss.received++
+	ss.mu.Unlock()
+
+	rc.messages.Add(1)
+	rc.events.Add(int64(eventsIn(msg)))
+	rc.bytes.Add(int64(len(msg)))
+	if n := rc.messages.Load(); n == rc.crashAfter {
+		log.Printf("crashing after %d messages (-crash-after): nothing flushed, nothing acknowledged", n)
+		os.Exit(3)
+	}
+	select {
+	case ss.more <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// acknowledge sends acks until stop: whenever messages were taken since the
+// last ack, it flushes the sink, so that what it acknowledges is in the
+// output file, and acknowledges them all. Acks coalesce by themselves:
+// whatever arrives while one is sent goes into the next.
+func (rc *receiver) acknowledge(ss *session, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ss.more:
+			if err := rc.sendAck(ss); err != nil {
+				return // the reader sees the broken connection too
+			}
+		}
+	}
+}
+
+// sendAck acknowledges every message taken so far, if any is new.
+func (rc *receiver) sendAck(ss *session) error {
+	ss.writeMu.Lock()
+	defer ss.writeMu.Unlock()
+	ss.mu.Lock()
+	n := ss.received
+	ss.mu.Unlock()
+	if n == ss.acked {
+		return nil
+	}
+	if err := rc.sink.flush(); err != nil {
+		return err
+	}
+	_ = ss.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := ss.ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"ack":%d}`, n))); err != nil {
+		return err
+	}
+	ss.acked = n
+	rc.acks.Add(1)
+	return nil
+}
+
 // shutdown sends every client a close frame and waits, at most drain, for
-// the readers to see the clients' answers. Connections still open then are
-// closed, and their readers waited for, so that none writes to the output
-// after it is closed.
+// the readers to see the clients' answers. With acks, each client first
+// gets a final ack for everything taken; what arrives after it is not
+// taken. Connections still open then are closed, and their readers waited
+// for, so that none writes to the output after it is closed.
 func (rc *receiver) shutdown(drain time.Duration) {
 	rc.mu.Lock()
-	conns := make(map[*websocket.Conn]chan struct{}, len(rc.conns))
-	for ws, done := range rc.conns {
-		conns[ws] = done
+	conns := make([]*session, 0, len(rc.conns))
+	for ss := range rc.conns {
+		conns = append(conns, ss)
 	}
 	rc.mu.Unlock()
 
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "receiver shutting down")
-	for ws := range conns {
-		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	for _, ss := range conns {
+		if rc.ack {
+			ss.mu.Lock()
+			ss.closing = true
+			ss.mu.Unlock()
+			if err := rc.sendAck(ss); err != nil {
+				log.Printf("final ack to %s: %v", ss.ws.RemoteAddr(), err)
+			}
+		}
+		_ = ss.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 	}
 	deadline := time.After(drain)
-	for ws, done := range conns {
+	for _, ss := range conns {
 		select {
-		case <-done:
+		case <-ss.done:
 		case <-deadline:
-			log.Printf("connection from %s did not answer the close frame within %v", ws.RemoteAddr(), drain)
-			ws.Close()
-			<-done
+			log.Printf("connection from %s did not answer the close frame within %v", ss.ws.RemoteAddr(), drain)
+			ss.ws.Close()
+			<-ss.done
 		}
 	}
 }
@@ -131,11 +243,12 @@ type Stats struct {
 	Bytes       int64 `json:"bytes"`
 	Connections int64 `json:"connections"` // accepted since start
 	Active      int64 `json:"active"`      // open now
+	Acks        int64 `json:"acks"`        // ack messages sent (-ack)
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d messages, %d events, %d bytes, %d connections (%d open)",
-		s.Messages, s.Events, s.Bytes, s.Connections, s.Active)
+	return fmt.Sprintf("%d messages, %d events, %d bytes, %d connections (%d open), %d acks",
+		s.Messages, s.Events, s.Bytes, s.Connections, s.Active, s.Acks)
 }
 
 func (rc *receiver) stats() Stats {
@@ -145,84 +258,11 @@ func (rc *receiver) stats() Stats {
 		Bytes:       rc.bytes.Load(),
 		Connections: rc.connections.Load(),
 		Active:      rc.active.Load(),
+		Acks:        rc.acks.Load(),
 	}
 }
 
 func (rc *receiver) serveStats(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(rc.stats())
-}
-
-// sink appends lines to the output, buffered and flushed every
-// flushInterval so that a reader of the file sees them promptly.
-type sink struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	c    io.Closer // nil for stdout
-	stop chan struct{}
-	once sync.Once
-	err  error
-}
-
-const flushInterval = 100 * time.Millisecond
-
-func openSink(path string) (*sink, error) {
-	s := &sink{stop: make(chan struct{})}
-	var out io.Writer = os.Stdout
-	if path != "-" {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		out, s.c = f, f
-	}
-	s.w = bufio.NewWriterSize(out, 256<<10)
-	go s.flushLoop()
-	return s, nil
-}
-
-// writeLines writes a message as one line, or a batch as its lines.
-func (s *sink) writeLines(msg []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.w.Write(msg); err != nil {
-		return err
-	}
-	if isBatch(msg) {
-		return nil // its lines are terminated already
-	}
-	return s.w.WriteByte('\n')
-}
-
-func (s *sink) flushLoop() {
-	t := time.NewTicker(flushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			if err := s.w.Flush(); err != nil {
-				log.Printf("flush output: %v", err)
-			}
-			s.mu.Unlock()
-		}
-	}
-}
-
-// close flushes and closes the output; idempotent.
-func (s *sink) close() error {
-	s.once.Do(func() {
-		close(s.stop)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.err = s.w.Flush()
-		if s.c != nil {
-			if err := s.c.Close(); s.err == nil {
-				s.err = err
-			}
-		}
-	})
-	return s.err
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// startAckReceiver serves a receiver with acks on an httptest server; the
+// output goes to a file in a temporary folder.
+func startAckReceiver(t *testing.T) (*receiver, *sink, string, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.log")
+	s, err := openSink(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(s, true, 0)
+	srv := httptest.NewServer(rc)
+	t.Cleanup(func() {
+		rc.shutdown(time.Second)
+		srv.Close()
+		s.close()
+	})
+	return rc, s, "ws" + strings.TrimPrefix(srv.URL, "http"), out
+}
+
+func dial(t *testing.T, url string, subprotocols ...string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: subprotocols}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+// readAck returns the next ack's count.
+func readAck(t *testing.T, ws *websocket.Conn) uint64 {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	typ, msg, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatalf("reading an ack: %v", err)
+	}
+	var n uint64
+	if _, err := fmt.Sscanf(string(msg), `{"ack":%d}`, &n); err != nil || typ != websocket.TextMessage {
+		t.Fatalf("server sent %q (type %d), want {\"ack\":N}", msg, typ)
+	}
+	return n
+}
+
+func TestAck_AcknowledgesWhatIsInTheOutputFile(t *testing.T) {
+	_, _, url, out := startAckReceiver(t)
+	ws := dial(t, url, ackSubprotocol)
+	if ws.Subprotocol() != ackSubprotocol {
+		t.Fatalf("subprotocol %q selected", ws.Subprotocol())
+	}
+	const n = 1000
+	for i := 1; i <= n; i++ {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprint("line ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Acks never decrease and reach n; each covers lines already in the file.
+	var last uint64
+	for last < n {
+		got := readAck(t, ws)
+		if got <= last || got > n {
+			t.Fatalf("ack %d after %d, for %d messages sent", got, last, n)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := uint64(strings.Count(string(b), "\n")); lines < got {
+			t.Fatalf("acknowledged %d messages with %d lines in the output", got, lines)
+		}
+		last = got
+	}
+}
+
+func TestAck_NoAcksForAClientThatDidNotAskForThem(t *testing.T) {
+	rc, _, url, _ := startAckReceiver(t)
+	ws := dial(t, url)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("line")); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, msg, err := ws.ReadMessage(); err == nil {
+		t.Fatalf("server sent %q to a client without %s", msg, ackSubprotocol)
+	}
+	if rc.acks.Load() != 0 {
+		t.Fatalf("%d acks sent", rc.acks.Load())
+	}
+}
+
+func TestAck_ShutdownSendsAFinalAckBeforeTheCloseFrame(t *testing.T) {
+	rc, _, url, _ := startAckReceiver(t)
+	ws := dial(t, url, ackSubprotocol)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("line")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAck(t, ws); got != 1 {
+		t.Fatalf("ack %d, want 1", got)
+	}
+	// Close the client's side once it has the close frame, as a client does.
+	go rc.shutdown(5 * time.Second)
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := ws.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("read %v, want the going-away close frame (no second ack: nothing new)", err)
+	}
+}
+
+func TestSink_DropsTheIncompleteLineACrashLeft(t *testing.T) {
+	for _, tc := range []struct{ before, after string }{
+		{"", ""},
+		{"a\nb\n", "a\nb\n"},
+		{"a\nb\npart", "a\nb\n"},
+		{"part", ""},
+		{"a\n" + strings.Repeat("x", 200<<10), "a\n"}, // longer than one read
+	} {
+		path := filepath.Join(t.TempDir(), "out.log")
+		if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := openSink(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.writeLines([]byte("next")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(path)
+		if string(got) != tc.after+"next\n" {
+			t.Fatalf("%.20q: file is %.40q, want %.40q", tc.before, got, tc.after+"next\n")
+		}
+	}
+}

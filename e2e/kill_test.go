@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// The kill test: Filebeat ships a growing log while the receiver is killed
+// with SIGKILL three times and Filebeat once, each at a random point, and
+// each is restarted. E2E_SEED=n repeats a run's kill points.
+const (
+	killLines     = 200000
+	receiverKills = 3
+	batchSize     = 2048 // the output's default
+	workers       = 1    // the output's default
+	ackWindow     = 2    // batches awaiting acks per connection (wsclient)
+)
+
+func TestKill_WithAcksEveryLineArrivesAtLeastOnce(t *testing.T) {
+	r := killTest(t, true)
+	if r.missing > 0 {
+		t.Fatalf("%d of %d lines never arrived with acks on (%s)", r.missing, killLines, r)
+	}
+	// What can come twice: what the server held and had not acknowledged
+	// when it died, and what Filebeat had sent and not recorded in its
+	// registry when it died; at most the batches in flight each time.
+	failures := receiverKills + 1
+	if bound := failures * batchSize * workers * ackWindow; r.duplicates > bound {
+		t.Fatalf("%d duplicates after %d failures, more than %d x %d x %d x %d = %d (%s)",
+			r.duplicates, failures, failures, batchSize, workers, ackWindow, bound, r)
+	}
+	t.Logf("with acks: %s", r)
+}
+
+// Without acks the same faults lose events; this run measures how many for
+// the README, and checks only that what did arrive is intact.
+func TestKill_WithoutAcksReportsWhatIsLost(t *testing.T) {
+	r := killTest(t, false)
+	t.Logf("without acks: %s", r)
+}
+
+type killResult struct {
+	seed                          int64
+	received, missing, duplicates int
+	elapsed                       time.Duration
+}
+
+func (r killResult) String() string {
+	return fmt.Sprintf("%d receiver kills and 1 Filebeat kill (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
+		receiverKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
+}
+
+func killTest(t *testing.T, acks bool) killResult {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("E2E_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	rnd := rand.New(rand.NewSource(seed))
+	t.Logf("seed %d", seed)
+
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	var recvFlags []string
+	if acks {
+		recvFlags = []string{"-ack"}
+	}
+
+	// The log grows at about 20,000 lines/s, so every kill is mid-stream.
+	writeLog(t, log, 0, 2000)
+	writing := make(chan error, 1)
+	go func() {
+		for from := 2000; from < killLines; from += 2000 {
+			time.Sleep(100 * time.Millisecond)
+			if err := appendLines(log, from, from+2000); err != nil {
+				writing <- err
+				return
+			}
+		}
+		writing <- nil
+	}()
+
+	// Kill points, as events received; one kills Filebeat.
+	points := make([]int, receiverKills+1)
+	for i := range points {
+		points[i] = killLines/10 + rnd.Intn(killLines*8/10)
+	}
+	sort.Ints(points)
+	filebeatKill := rnd.Intn(len(points))
+
+	start := time.Now()
+	recv := startReceiver(t, dir, "127.0.0.1:0", out, recvFlags...)
+	output := outputTo(recv, fmt.Sprintf("ack.enabled: %v\nbackoff.init: 100ms\nbackoff.max: 1s", acks))
+	plugin := filepath.Join(dist, "websocket.so")
+	fb := startFilebeat(t, dir, plugin, inputFor(log), output)
+
+	// Progress, in events the receivers have counted: those of the killed
+	// ones (as last seen) and the current one's.
+	var before int
+	progress := func() int { return before + int(recv.stats(t).Events) }
+	for i, point := range points {
+		waitFor(t, 2*time.Minute, fmt.Sprintf("%d events before kill %d", point, i+1), func() bool {
+			return progress() >= point
+		})
+		if i == filebeatKill {
+			fb.kill(t)
+			t.Logf("killed Filebeat at about %d events", progress())
+			fb = startFilebeat(t, dir, plugin, inputFor(log), output)
+			continue
+		}
+		at := progress()
+		recv.kill(t)
+		before = at
+		t.Logf("killed the receiver at about %d events", at)
+		time.Sleep(time.Duration(100+rnd.Intn(400)) * time.Millisecond) // the outage
+		recv = startReceiver(t, dir, recv.addr, out, recvFlags...)
+	}
+	if err := <-writing; err != nil {
+		t.Fatal(err)
+	}
+
+	// The last receiver has repaired any line torn by a kill, so the output
+	// file only grows from here on. Done when every line has arrived or, as
+	// happens without acks, nothing more arrives for much longer than the
+	// slowest reconnect (1s).
+	tail := newTailer(t, out)
+	quiet, last := time.Now(), tail.read()
+	for tail.distinct() < killLines && time.Since(quiet) < 10*time.Second {
+		time.Sleep(200 * time.Millisecond)
+		if n := tail.read(); n != last {
+			quiet, last = time.Now(), n
+		}
+		if time.Since(start) > 4*time.Minute {
+			t.Fatalf("still receiving after 4 minutes: %d of %d lines", tail.distinct(), killLines)
+		}
+	}
+	elapsed := time.Since(start)
+	fb.stop(t)
+	recv.stop(t)
+	tail.read()
+	return killResult{
+		seed:       seed,
+		received:   tail.lines,
+		missing:    killLines - tail.distinct(),
+		duplicates: tail.lines - tail.distinct(),
+		elapsed:    elapsed,
+	}
+}
+
+// tailer follows the receiver's output file as it grows, checking every
+// line and counting each log line's arrivals.
+type tailer struct {
+	t      *testing.T
+	f      *os.File
+	r      *bufio.Reader
+	part   []byte
+	lines  int
+	counts map[int]int
+}
+
+func newTailer(t *testing.T, path string) *tailer {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &tailer{t: t, f: f, r: bufio.NewReaderSize(f, 1<<20), counts: map[int]int{}}
+}
+
+// read takes in the complete lines written since the last call and
+// returns how many lines there are in all.
+func (tl *tailer) read() int {
+	tl.t.Helper()
+	for {
+		chunk, err := tl.r.ReadBytes('\n')
+		tl.part = append(tl.part, chunk...)
+		if err == io.EOF {
+			return tl.lines // an incomplete line waits for the rest
+		}
+		if err != nil {
+			tl.t.Fatal(err)
+		}
+		tl.take(tl.part[:len(tl.part)-1])
+		tl.part = tl.part[:0]
+	}
+}
+
+func (tl *tailer) take(raw []byte) {
+	tl.t.Helper()
+	var m struct{ Message string }
+	if err := json.Unmarshal(raw, &m); err != nil || len(m.Message) < 7 {
+		tl.t.Fatalf("line %d of the receiver's output is not {timestamp,message}: %q (%v)", tl.lines+1, raw, err)
+	}
+	i, err := strconv.Atoi(m.Message[:7])
+	if err != nil || i < 0 || i >= killLines || m.Message != line(i) {
+		tl.t.Fatalf("line %d of the receiver's output is no line of the log: %q", tl.lines+1, m.Message)
+	}
+	tl.counts[i]++
+	tl.lines++
+}
+
+func (tl *tailer) distinct() int { return len(tl.counts) }
