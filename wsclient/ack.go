@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,9 @@ func parseAck(msg []byte) (uint64, error) {
 	if len(msg) > maxAckLen {
 		return 0, fmt.Errorf("%w: %d bytes", errNotAck, len(msg))
 	}
+	if n, ok := parseCompactAck(msg); ok {
+		return n, nil
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(msg, &fields); err != nil {
 		return 0, fmt.Errorf("%w: %q", errNotAck, msg)
@@ -51,6 +55,31 @@ func parseAck(msg []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: %q", errNotAck, msg)
 	}
 	return n, nil
+}
+
+// parseCompactAck reads the usual form, {"ack":N} exactly, without
+// allocating; ok is false for anything else, which parseAck then decodes
+// as JSON.
+func parseCompactAck(msg []byte) (n uint64, ok bool) {
+	const prefix = `{"ack":`
+	if len(msg) < len(prefix)+2 || string(msg[:len(prefix)]) != prefix || msg[len(msg)-1] != '}' {
+		return 0, false
+	}
+	digits := msg[len(prefix) : len(msg)-1]
+	if len(digits) > 1 && digits[0] == '0' {
+		return 0, false // not JSON
+	}
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		v := uint64(d - '0')
+		if n > (math.MaxUint64-v)/10 {
+			return 0, false // overflows: let the decoder say so
+		}
+		n = n*10 + v
+	}
+	return n, true
 }
 
 // inflight is a batch written on a connection and not yet acknowledged.

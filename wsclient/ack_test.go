@@ -386,12 +386,13 @@ func TestParseAck(t *testing.T) {
 		`{"ack":17}`:         17,
 		" {\"ack\" : 17 }\n": 17,
 		`{"other":"x","ack":18446744073709551615}`: 1<<64 - 1,
+		`{"ack":18446744073709551615}`:             1<<64 - 1,
 	} {
 		if got, err := parseAck([]byte(msg)); err != nil || got != want {
 			t.Errorf("parseAck(%q) = %d, %v; want %d", msg, got, err, want)
 		}
 	}
-	for _, msg := range []string{"", "ack", `{}`, `{"ack":null}`, `{"ack":-3}`, `{"ack":"3"}`, `{"ack":3e2}`, `{"ack":3}x`, `{"ack":3} {"ack":4}`} {
+	for _, msg := range []string{"", "ack", `{}`, `{"ack":null}`, `{"ack":-3}`, `{"ack":"3"}`, `{"ack":3e2}`, `{"ack":3}x`, `{"ack":3} {"ack":4}`, `{"ack":01}`, `{"ack":18446744073709551616}`, `{"ack":}`} {
 		if got, err := parseAck([]byte(msg)); err == nil {
 			t.Errorf("parseAck(%q) = %d, want an error", msg, got)
 		}
@@ -401,6 +402,7 @@ func TestParseAck(t *testing.T) {
 // FuzzParseAck: parseAck never panics, and what it accepts is a JSON object
 // whose "ack" is that non-negative integer.
 func FuzzParseAck(f *testing.F) {
+	f.Add([]byte(`{"ack":18446744073709551616}`))
 	for _, seed := range []string{`{"ack":1}`, `{"ack":0}`, ` {"ack":42} `, `{"ack":-1}`, `{"ack":1e3}`, `[1]`, `{"ack":1}{}`, "\xff"} {
 		f.Add([]byte(seed))
 	}
