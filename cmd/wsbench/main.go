@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -121,6 +122,9 @@ func median(rs []result, f func(result) float64) float64 {
 		v[i] = f(r)
 	}
 	sort.Float64s(v)
+	if len(v) == 0 {
+		return math.NaN() // the case was not run
+	}
 	if len(v)%2 == 1 {
 		return v[len(v)/2]
 	}

@@ -37,18 +37,19 @@ func main() {
 		statsEvery = flag.Duration("stats", 0, "log the counts to stderr at this interval (0: only at exit)")
 		drain      = flag.Duration("drain", 5*time.Second, "how long shutdown waits for clients to answer the close frame")
 		ack        = flag.Bool("ack", false, "acknowledge messages once written to the output (subprotocol beats-ack.v1, PROTOCOL.md)")
+		ackEvery   = flag.Duration("ack-interval", 5*time.Millisecond, "with -ack: least time between two acks on a connection (acks cover everything written before them)")
 		crashAfter = flag.Int64("crash-after", 0, "simulate a crash: exit at once after this many messages, without flushing or acknowledging (0: never)")
 	)
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("wsreceiver: ")
 
-	if err := run(*listen, *path, *out, *statsEvery, *drain, *ack, *crashAfter); err != nil {
+	if err := run(*listen, *path, *out, *statsEvery, *drain, *ack, *ackEvery, *crashAfter); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(listen, path, out string, statsEvery, drain time.Duration, ack bool, crashAfter int64) error {
+func run(listen, path, out string, statsEvery, drain time.Duration, ack bool, ackInterval time.Duration, crashAfter int64) error {
 	sink, err := openSink(out)
 	if err != nil {
 		return err
@@ -59,7 +60,7 @@ func run(listen, path, out string, statsEvery, drain time.Duration, ack bool, cr
 	if err != nil {
 		return err
 	}
-	recv := newReceiver(sink, ack, crashAfter)
+	recv := newReceiver(sink, ack, ackInterval, crashAfter)
 	mux := http.NewServeMux()
 	mux.Handle(path, recv)
 	mux.HandleFunc("/stats", recv.serveStats)

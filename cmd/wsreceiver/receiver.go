@@ -24,10 +24,11 @@ const ackSubprotocol = "beats-ack.v1"
 // messages and appends them to the sink; with acks, a second one
 // acknowledges them.
 type receiver struct {
-	sink       *sink
-	upgrader   websocket.Upgrader
-	ack        bool  // select beats-ack.v1 and acknowledge what is written
-	crashAfter int64 // exit at once after this many messages; 0: never
+	sink        *sink
+	upgrader    websocket.Upgrader
+	ack         bool          // select beats-ack.v1 and acknowledge what is written
+	ackInterval time.Duration // least time between two acks on a connection
+	crashAfter  int64         // exit at once after this many messages; 0: never
 
 	messages, events, bytes, connections, active, acks atomic.Int64
 
@@ -35,11 +36,12 @@ type receiver struct {
 	conns map[*session]struct{}
 }
 
-func newReceiver(s *sink, ack bool, crashAfter int64) *receiver {
+func newReceiver(s *sink, ack bool, ackInterval time.Duration, crashAfter int64) *receiver {
 	rc := &receiver{
-		sink:       s,
-		ack:        ack,
-		crashAfter: crashAfter,
+		sink:        s,
+		ack:         ack,
+		ackInterval: ackInterval,
+		crashAfter:  crashAfter,
 		upgrader: websocket.Upgrader{
 			// Not a browser endpoint: any origin may connect.
 			CheckOrigin: func(*http.Request) bool { return true },
@@ -131,10 +133,9 @@ func (rc *receiver) take(ss *session, msg []byte) error {
 	ss.received++
 	ss.mu.Unlock()
 
-	rc.messages.Add(1)
 	rc.events.Add(int64(eventsIn(msg)))
 	rc.bytes.Add(int64(len(msg)))
-	if n := rc.messages.Load(); n == rc.crashAfter {
+	if n := rc.messages.Add(1); n == rc.crashAfter {
 		log.Printf("crashing after %d messages (-crash-after): nothing flushed, nothing acknowledged", n)
 		os.Exit(3)
 	}
@@ -147,17 +148,27 @@ func (rc *receiver) take(ss *session, msg []byte) error {
 
 // acknowledge sends acks until stop: whenever messages were taken since the
 // last ack, it flushes the sink, so that what it acknowledges is in the
-// output file, and acknowledges them all. Acks coalesce by themselves:
-// whatever arrives while one is sent goes into the next.
+// output file, and acknowledges them all. Acks coalesce: whatever arrives
+// while one is sent, or within ackInterval after it, goes into the next.
+// Pacing them keeps a fast stream of small messages from costing an ack
+// (a flush, a write, and a read on the client) every few messages.
 func (rc *receiver) acknowledge(ss *session, stop <-chan struct{}) {
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-ss.more:
-			if err := rc.sendAck(ss); err != nil {
-				return // the reader sees the broken connection too
-			}
+		}
+		if err := rc.sendAck(ss); err != nil {
+			return // the reader sees the broken connection too
+		}
+		pace.Reset(rc.ackInterval)
+		select {
+		case <-stop:
+			return
+		case <-pace.C:
 		}
 	}
 }

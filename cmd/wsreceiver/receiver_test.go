@@ -21,7 +21,7 @@ func startAckReceiver(t *testing.T) (*receiver, *sink, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := newReceiver(s, true, 0)
+	rc := newReceiver(s, true, time.Millisecond, 0)
 	srv := httptest.NewServer(rc)
 	t.Cleanup(func() {
 		rc.shutdown(time.Second)
