@@ -10,16 +10,22 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // The kill test: Filebeat ships a growing log while the receiver is killed
-// with SIGKILL three times and Filebeat once, each at a random point, and
-// each is restarted. E2E_SEED=n repeats a run's kill points.
+// with SIGKILL three times and crashes once by itself (wsreceiver
+// -crash-after, which exits holding unflushed, unacknowledged messages),
+// and Filebeat is killed with SIGKILL once, each at a random point, and
+// each is restarted. E2E_SEED=n repeats a run's failure points.
 const (
-	killLines     = 200000
-	receiverKills = 3
+	killLines       = 200000
+	receiverKills   = 3 // SIGKILL
+	receiverCrashes = 1 // -crash-after
+	filebeatKills   = 1 // SIGKILL
+	failures        = receiverKills + receiverCrashes + filebeatKills
 	batchSize     = 2048 // the output's default
 	workers       = 1    // the output's default
 	ackWindow     = 2    // batches awaiting acks per connection (wsclient)
@@ -33,7 +39,6 @@ func TestKill_WithAcksEveryLineArrivesAtLeastOnce(t *testing.T) {
 	// What can come twice: what the server held and had not acknowledged
 	// when it died, and what Filebeat had sent and not recorded in its
 	// registry when it died; at most the batches in flight each time.
-	failures := receiverKills + 1
 	if bound := failures * batchSize * workers * ackWindow; r.duplicates > bound {
 		t.Fatalf("%d duplicates after %d failures, more than %d x %d x %d x %d = %d (%s)",
 			r.duplicates, failures, failures, batchSize, workers, ackWindow, bound, r)
@@ -55,8 +60,8 @@ type killResult struct {
 }
 
 func (r killResult) String() string {
-	return fmt.Sprintf("%d receiver kills and 1 Filebeat kill (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
-		receiverKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("%d receiver kills, %d receiver crash and %d Filebeat kill (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
+		receiverKills, receiverCrashes, filebeatKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
 }
 
 func killTest(t *testing.T, acks bool) killResult {
@@ -88,16 +93,21 @@ func killTest(t *testing.T, acks bool) killResult {
 		writing <- nil
 	}()
 
-	// Kill points, as events received; one kills Filebeat.
-	points := make([]int, receiverKills+1)
+	// Failure points, as events received; one kills Filebeat, and the
+	// first of the receiver's is its own simulated crash.
+	points := make([]int, failures)
 	for i := range points {
 		points[i] = killLines/10 + rnd.Intn(killLines*8/10)
 	}
 	sort.Ints(points)
 	filebeatKill := rnd.Intn(len(points))
+	crash := 0
+	if filebeatKill == 0 {
+		crash = 1
+	}
 
 	start := time.Now()
-	recv := startReceiver(t, dir, "127.0.0.1:0", out, recvFlags...)
+	recv := startReceiver(t, dir, "127.0.0.1:0", out, append(recvFlags, fmt.Sprintf("-crash-after=%d", points[crash]))...)
 	output := outputTo(recv, fmt.Sprintf("ack.enabled: %v\nbackoff.init: 100ms\nbackoff.max: 1s", acks))
 	plugin := filepath.Join(dist, "websocket.so")
 	fb := startFilebeat(t, dir, plugin, inputFor(log), output)
@@ -107,6 +117,15 @@ func killTest(t *testing.T, acks bool) killResult {
 	var before int
 	progress := func() int { return before + int(recv.stats(t).Events) }
 	for i, point := range points {
+		if i == crash {
+			if err := recv.wait(t, 2*time.Minute); err == nil || !strings.Contains(recv.output(), "crashing after") {
+				t.Fatalf("receiver exited with %v, want its simulated crash; its log:\n%s", err, recv.tail())
+			}
+			before = point
+			t.Logf("the receiver crashed by itself after %d messages", point)
+			recv = startReceiver(t, dir, recv.addr, out, recvFlags...)
+			continue
+		}
 		waitFor(t, 2*time.Minute, fmt.Sprintf("%d events before kill %d", point, i+1), func() bool {
 			return progress() >= point
 		})
