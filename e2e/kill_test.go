@@ -26,9 +26,9 @@ const (
 	receiverCrashes = 1 // -crash-after
 	filebeatKills   = 1 // SIGKILL
 	failures        = receiverKills + receiverCrashes + filebeatKills
-	batchSize     = 2048 // the output's default
-	workers       = 1    // the output's default
-	ackWindow     = 2    // batches awaiting acks per connection (wsclient)
+	batchSize       = 2048 // the output's default
+	workers         = 1    // the output's default
+	ackWindow       = 2    // batches awaiting acks per connection (wsclient)
 )
 
 func TestKill_WithAcksEveryLineArrivesAtLeastOnce(t *testing.T) {
