@@ -1,11 +1,16 @@
 package wsclient
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +37,8 @@ var (
 type Client struct {
 	url          *url.URL
 	dialer       *websocket.Dialer
+	header       http.Header // the handshake's extra headers: may hold credentials
+	compression  int         // deflate level when compression was asked for; 0: off
 	timeout      time.Duration
 	pingInterval time.Duration
 	pingTimeout  time.Duration
@@ -51,6 +58,8 @@ type Client struct {
 	backoff   backoff.Backoff
 	wait      bool // the last connect or publish failed: back off before dialing
 
+	toldUncompressed bool // the server's refusal of compression was logged
+
 	ctx    context.Context // cancelled by Close: ends dials and backoff waits
 	cancel context.CancelFunc
 
@@ -68,25 +77,26 @@ type Client struct {
 // several frames, one write each, so it is sized for a few hundred events.
 const writeBufferSize = 64 << 10
 
-func newClient(cfg config, enc encode.Encoder, observer outputs.Observer, log *logp.Logger) *Client {
+// newClient returns a client of the server at ep.
+func newClient(cfg config, ep *endpoint, enc encode.Encoder, observer outputs.Observer, log *logp.Logger) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	opcode := websocket.TextMessage
 	if cfg.Opcode == opcodeBinary {
 		opcode = websocket.BinaryMessage
 	}
-	dialer := &websocket.Dialer{
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: cfg.Timeout,
-		WriteBufferSize:  writeBufferSize,
-	}
 	var ackTimeout time.Duration
 	if cfg.Ack.Enabled {
-		dialer.Subprotocols = []string{AckSubprotocol}
 		ackTimeout = cfg.Ack.Timeout
 	}
+	var compression int
+	if cfg.Compression {
+		compression = cfg.CompressionLevel
+	}
 	return &Client{
-		url:          cfg.url(),
-		dialer:       dialer,
+		url:          ep.url,
+		dialer:       ep.dialer,
+		header:       ep.header,
+		compression:  compression,
 		ackTimeout:   ackTimeout,
 		frame:        cfg.Frame,
 		opcode:       opcode,
@@ -138,15 +148,15 @@ func (c *Client) Connect() error {
 	c.dropConn() // normally already gone: Publish drops a failed connection
 	c.wait = true
 
-	ws, resp, err := c.dialer.DialContext(c.ctx, c.url.String(), nil)
+	ws, resp, err := c.dialer.DialContext(c.ctx, c.url.String(), c.header)
 	if err != nil {
 		if c.ctx.Err() != nil {
 			return errClosed
 		}
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
-			return fmt.Errorf("connect to %s: handshake refused: HTTP %s", c.url.Redacted(), resp.Status)
+			return fmt.Errorf("connect to %s: handshake refused: HTTP %s%s", c.url.Redacted(), resp.Status, refusalHint(resp))
 		}
-		return fmt.Errorf("connect to %s: %w", c.url.Redacted(), err)
+		return fmt.Errorf("connect to %s: %w%s", c.url.Redacted(), err, dialHint(err))
 	}
 	if c.ackTimeout > 0 && ws.Subprotocol() != AckSubprotocol {
 		// Never fall back to sending without acknowledgements.
@@ -155,6 +165,10 @@ func (c *Client) Connect() error {
 		ws.Close()
 		return fmt.Errorf("connect to %s: server did not accept subprotocol %s; it cannot acknowledge (set ack.enabled: false for a server without acknowledgements)",
 			c.url.Redacted(), AckSubprotocol)
+	}
+
+	if c.compression > 0 {
+		c.useCompression(ws, resp)
 	}
 
 	cn := newConn(ws, connConfig{
@@ -178,6 +192,21 @@ func (c *Client) Connect() error {
 	c.backoff.Reset()
 	c.wait = false
 	return nil
+}
+
+// useCompression sets the deflate level if the server accepted
+// permessage-deflate, and says once if it did not: the data then goes
+// uncompressed, which is not an error.
+func (c *Client) useCompression(ws *websocket.Conn, resp *http.Response) {
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		if !c.toldUncompressed {
+			c.log.Warnf("%s did not accept permessage-deflate (compression: true): sending uncompressed", c.url.Redacted())
+			c.toldUncompressed = true
+		}
+		return
+	}
+	// The level is valid (Validate), so this cannot fail.
+	_ = ws.SetCompressionLevel(c.compression)
 }
 
 // sleep waits d or until Close, whichever comes first.
@@ -225,4 +254,46 @@ func (c *Client) dropConn() {
 		cn.close()
 		c.busy.Done()
 	}
+}
+
+// refusalHint says what to check when the server refuses the handshake.
+// For a 400 it goes by the start of the answer's body (gorilla keeps up to
+// 1 KiB), where Go's and nginx's TLS servers say what was wrong.
+func refusalHint(resp *http.Response) string {
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return " (check the credentials: headers, username and password)"
+	case http.StatusBadRequest:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		switch {
+		case bytes.Contains(body, []byte("HTTPS")):
+			return " (the server expects TLS: use wss://)"
+		case bytes.Contains(body, []byte("certificate")):
+			return " (the server requires a client certificate: set ssl.certificate and ssl.key)"
+		}
+	}
+	return ""
+}
+
+// dialHint says what to check after a failed connection attempt.
+func dialHint(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var tlsRecord tls.RecordHeaderError
+	// A TLS alert from the server arrives as a net.OpError around an
+	// unexported type; only its text tells which.
+	alert := err.Error()
+	switch {
+	case errors.As(err, &unknownCA):
+		return " (set ssl.certificate_authorities to the CA that signed the server's certificate)"
+	case errors.As(err, &hostname):
+		return " (the certificate does not name the host in the URL)"
+	case errors.As(err, &tlsRecord):
+		return " (the server does not speak TLS: use ws://, or check the port)"
+	case strings.Contains(alert, "remote error: tls: certificate required"), strings.Contains(alert, "remote error: tls: bad certificate"):
+		return " (the server requires a client certificate it trusts: set ssl.certificate and ssl.key)"
+	case strings.Contains(alert, "remote error: tls: unknown certificate authority"):
+		return " (the server does not trust the CA that signed ssl.certificate)"
+	}
+	return ""
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 	"github.com/elastic/beats/v7/libbeat/publisher"
@@ -76,9 +77,19 @@ func newTestClient(t *testing.T, cfg config) (*Client, *testObserver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(cfg, enc, obs, log)
+	c := newClient(cfg, firstEndpoint(t, cfg), enc, obs, log)
 	t.Cleanup(func() { c.Close() })
 	return c, obs
+}
+
+// firstEndpoint is cfg's first server, with its ssl settings.
+func firstEndpoint(t testing.TB, cfg config) *endpoint {
+	t.Helper()
+	tlsConfig, err := tlscommon.LoadTLSConfig(cfg.TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEndpoint(cfg, cfg.urls()[0], tlsConfig)
 }
 
 func mustConnect(t *testing.T, c *Client) {

@@ -2,10 +2,14 @@ package wsclient
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
@@ -22,12 +26,44 @@ type config struct {
 	// inputs) retry regardless. Default 3.
 	RetryLimit int `config:"retry_limit"`
 
+	// Hosts are the servers as full URLs (ws://host:port/path or wss://...),
+	// the alternative to Schema, Addr and Path; exactly one of the two forms
+	// must be given (checkServerKeys). Default unset.
+	Hosts []string `config:"hosts"`
+	// LoadBalance spreads batches over all hosts; false sends to one host at
+	// a time and fails over to another when it fails. Each host gets
+	// Workers connections either way. Default false, as Filebeat's
+	// Logstash output.
+	LoadBalance bool `config:"loadbalance"`
+
 	// Schema is ws or wss. Default ws.
 	Schema string `config:"schema"`
-	// Addr is host:port of the server. Default localhost:8080.
+	// Addr is host:port of the server. Default unset: Addr or Hosts is required.
 	Addr string `config:"addr"`
 	// Path is the URL path of the WebSocket endpoint. Default /echo.
 	Path string `config:"path"`
+
+	// Headers are added to the handshake request, e.g. Authorization.
+	// They are never logged. Default unset.
+	Headers map[string]string `config:"headers"`
+	// Username and Password send HTTP basic authentication with the
+	// handshake. Never logged. Default unset.
+	Username string `config:"username"`
+	Password string `config:"password"`
+
+	// TLS is Filebeat's standard ssl.* settings, for wss:// servers.
+	// Default unset: the system's CA roots, full verification.
+	TLS *tlscommon.Config `config:"ssl"`
+	// Proxy is Filebeat's standard proxy_url, proxy_disable and
+	// proxy_headers. Without proxy_url the environment's HTTP_PROXY,
+	// HTTPS_PROXY and NO_PROXY apply. Default unset.
+	Proxy httpcommon.HTTPClientProxySettings `config:",inline"`
+
+	// Compression negotiates permessage-deflate. Default false.
+	Compression bool `config:"compression"`
+	// CompressionLevel is the deflate level, 1 (fastest) to 9 (smallest).
+	// Default 1.
+	CompressionLevel int `config:"compression_level"`
 
 	// PingInterval is the time between pings; 0 disables them. Default 30s.
 	PingInterval time.Duration `config:"ping_interval"`
@@ -83,7 +119,6 @@ func defaultConfig() config {
 		BatchSize:    2048,
 		RetryLimit:   3,
 		Schema:       "ws",
-		Addr:         "localhost:8080",
 		Path:         "/echo",
 		PingInterval: 30 * time.Second,
 		PingTimeout:  10 * time.Second,
@@ -91,6 +126,8 @@ func defaultConfig() config {
 		MaxLen:       0,
 		Frame:        frameEvent,
 		Opcode:       opcodeText,
+
+		CompressionLevel: 1,
 		Backoff: backoffConfig{
 			Init: 1 * time.Second,
 			Max:  60 * time.Second,
@@ -114,8 +151,6 @@ func (c *config) Validate() error {
 		return fmt.Errorf("retry_limit: %d is invalid, it must be -1 (retry forever) or more", c.RetryLimit)
 	case c.Schema != "ws" && c.Schema != "wss":
 		return fmt.Errorf("schema: %q is not supported, use \"ws\" or \"wss\"", c.Schema)
-	case c.Addr == "":
-		return fmt.Errorf("addr: must not be empty, give host:port such as \"localhost:8080\"")
 	case strings.ContainsAny(c.Addr, "/?#@") || strings.Contains(c.Addr, "://"):
 		return fmt.Errorf("addr: %q is not host:port (the scheme goes in schema, the path in path)", c.Addr)
 	case !strings.HasPrefix(c.Path, "/"):
@@ -142,8 +177,13 @@ func (c *config) Validate() error {
 		return fmt.Errorf("backoff.max: %v is less than backoff.init %v", c.Backoff.Max, c.Backoff.Init)
 	case c.Ack.Timeout <= 0:
 		return fmt.Errorf("ack.timeout: %v is invalid, it must be positive", c.Ack.Timeout)
+	case c.CompressionLevel < 1 || c.CompressionLevel > 9:
+		return fmt.Errorf("compression_level: %d is invalid, it must be 1 (fastest) to 9 (smallest)", c.CompressionLevel)
 	}
-	return nil
+	if err := c.validateHosts(); err != nil {
+		return err
+	}
+	return c.validateAuth()
 }
 
 const (
@@ -189,7 +229,49 @@ func (c *config) delivery() string {
 	return "acks: off"
 }
 
-// url is the endpoint this config dials.
-func (c *config) url() *url.URL {
-	return &url.URL{Scheme: c.Schema, Host: c.Addr, Path: c.Path}
+// describeHosts names the servers for the start-up log line.
+func (c *config) describeHosts(urls []*url.URL) string {
+	names := make([]string, len(urls))
+	for i, u := range urls {
+		names[i] = u.Redacted()
+	}
+	switch {
+	case len(urls) == 1:
+		return "to " + names[0]
+	case c.LoadBalance:
+		return fmt.Sprintf("to %d hosts (loadbalance) %s", len(urls), strings.Join(names, ", "))
+	default:
+		return fmt.Sprintf("to %d hosts (failover) %s", len(urls), strings.Join(names, ", "))
+	}
+}
+
+// describeConnection tells, for the start-up log line, which of the
+// optional connection settings apply; it names headers but shows no
+// credential.
+func (c *config) describeConnection() string {
+	var parts []string
+	if len(c.Headers) > 0 {
+		names := make([]string, 0, len(c.Headers))
+		for k := range c.Headers {
+			names = append(names, http.CanonicalHeaderKey(k))
+		}
+		sort.Strings(names)
+		parts = append(parts, "headers: "+strings.Join(names, " "))
+	}
+	if c.Username != "" {
+		parts = append(parts, "basic auth")
+	}
+	switch {
+	case c.Proxy.Disable:
+		parts = append(parts, "proxy: disabled")
+	case c.Proxy.URL != nil:
+		parts = append(parts, "proxy: "+c.Proxy.URL.URI().Redacted())
+	}
+	if c.Compression {
+		parts = append(parts, fmt.Sprintf("compression: level %d", c.CompressionLevel))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(parts, ", ")
 }

@@ -11,23 +11,43 @@ import (
 	"testing"
 
 	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
-// unsetByDefault are the keys with no default value: the example shows them
-// commented out and the README's table says "none".
-var unsetByDefault = []string{"codec"}
+// noDefault are the keys without a default value (the README's table says
+// "none"); keys under ssl. take libbeat's tlscommon defaults.
+var noDefault = []string{"codec", "hosts", "addr", "headers", "username", "password", "proxy_url", "proxy_headers"}
 
-// configKeys lists the dotted keys of the config struct, from its tags.
+// commentedInExample are the keys filebeat.yml.example shows commented out:
+// those without a default, and schema and path, which go with addr, the
+// alternative to hosts. The example sets hosts to a sample URL.
+var commentedInExample = []string{"codec", "schema", "addr", "path", "headers", "username", "password", "proxy_url", "proxy_headers"}
+
+const exampleHost = "ws://localhost:8080/echo"
+
+var listIndex = regexp.MustCompile(`\.\d+$`)
+
+func isSSL(key string) bool { return strings.HasPrefix(key, "ssl.") }
+
+// configKeys lists the dotted keys of a config struct, from its tags: it
+// follows inline and nested structs and the ssl settings; codec is one key.
 func configKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		key := prefix + strings.Split(f.Tag.Get("config"), ",")[0]
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(codec.Config{}) {
-			keys = append(keys, configKeys(f.Type, key+".")...)
-		} else {
-			keys = append(keys, key)
+		name, opts, _ := strings.Cut(f.Tag.Get("config"), ",")
+		ft := f.Type
+		if ft == reflect.TypeOf(&tlscommon.Config{}) {
+			ft = ft.Elem()
+		}
+		switch {
+		case opts == "inline":
+			keys = append(keys, configKeys(ft, prefix)...)
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(codec.Config{}):
+			keys = append(keys, configKeys(ft, prefix+name+".")...)
+		default:
+			keys = append(keys, prefix+name)
 		}
 	}
 	sort.Strings(keys)
@@ -35,7 +55,11 @@ func configKeys(t reflect.Type, prefix string) []string {
 }
 
 func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
-	all, err := common.LoadFile("../filebeat.yml.example")
+	raw, err := os.ReadFile("../filebeat.yml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := common.NewConfigWithYAML(raw, "filebeat.yml.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,32 +67,54 @@ func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Unpacked over zero values, so a key missing from the example shows.
-	var got config
+	// The values shown are the defaults; the keys shown are checked below.
+	got := defaultConfig()
 	if err := ws.Unpack(&got); err != nil {
 		t.Fatal(err)
 	}
-	if want := defaultConfig(); got != want {
+	if !slices.Equal(got.Hosts, []string{exampleHost}) {
+		t.Fatalf("filebeat.yml.example's hosts are %q, want [%q]", got.Hosts, exampleHost)
+	}
+	got.Hosts = nil
+	if want := defaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("filebeat.yml.example's output.websocket\n got %+v\nwant the defaults %+v", got, want)
 	}
+
 	var shown []string
 	for _, k := range ws.FlattenedKeys() {
-		// Child keeps the full path in the keys it flattens.
-		shown = append(shown, strings.TrimPrefix(k, "output.websocket."))
-	}
-	sort.Strings(shown)
-	var want []string
-	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
-		if !slices.Contains(unsetByDefault, k) {
-			want = append(want, k)
+		// Child keeps the full path in the keys it flattens, and a list's
+		// elements are keys of their own.
+		k = listIndex.ReplaceAllString(strings.TrimPrefix(k, "output.websocket."), "")
+		if !slices.Contains(shown, k) {
+			shown = append(shown, k)
 		}
 	}
-	if fmt.Sprint(shown) != fmt.Sprint(want) {
-		t.Fatalf("filebeat.yml.example shows keys %v, the code has %v", shown, want)
+	sort.Strings(shown)
+	var uncommented []string
+	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
+		if slices.Contains(commentedInExample, k) || isSSL(k) {
+			if !regexp.MustCompile(`(?m)^\s*#\s*` + regexp.QuoteMeta(k) + `[:.]`).Match(raw) {
+				t.Errorf("filebeat.yml.example does not show %s (commented out)", k)
+			}
+			continue
+		}
+		uncommented = append(uncommented, k)
+	}
+	if fmt.Sprint(shown) != fmt.Sprint(uncommented) {
+		t.Fatalf("filebeat.yml.example sets keys %v, want %v", shown, uncommented)
+	}
+
+	// And it is a configuration that works as it is.
+	settings := map[string]interface{}{}
+	if err := ws.Unpack(&settings); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, settings); err != nil {
+		t.Fatalf("filebeat.yml.example's output.websocket does not load: %v", err)
 	}
 }
 
-var tableRow = regexp.MustCompile("^\\| `([a-z_.]+)` \\| (none|`[^`]*`) \\|")
+var tableRow = regexp.MustCompile("^\\| `([a-z0-9_.]+)` \\| (none|`[^`]*`) \\|")
 
 func TestDocs_ReadmeTableListsEveryKeyWithItsDefault(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
@@ -83,48 +129,73 @@ func TestDocs_ReadmeTableListsEveryKeyWithItsDefault(t *testing.T) {
 		}
 		key, def := m[1], strings.Trim(m[2], "`")
 		keys = append(keys, key)
-		if def == "none" {
-			if !slices.Contains(unsetByDefault, key) {
+		switch {
+		case def == "none":
+			if !slices.Contains(noDefault, key) && !isSSL(key) {
 				t.Errorf("README says %s has no default; the code has one", key)
 			}
-			continue
-		}
-		cfg, err := common.NewConfigWithYAML([]byte(key+": "+def), "README")
-		if err != nil {
-			t.Fatalf("README default for %s: %v", key, err)
-		}
-		// Unpack the documented default over the real defaults, with the
-		// key's value zeroed first: it must restore exactly the default.
-		got := zeroKey(t, key)
-		if err := cfg.Unpack(&got); err != nil {
-			t.Fatalf("README default for %s (%q): %v", key, def, err)
-		}
-		if got != defaultConfig() {
-			t.Errorf("README says %s defaults to %q; the code's default differs", key, def)
+		case isSSL(key):
+			// The documented default must be what leaving it unset means.
+			var got tlscommon.Config
+			if err := unpackYAML(t, strings.TrimPrefix(key, "ssl.")+": "+def, &got); err != nil {
+				t.Fatalf("README default for %s (%q): %v", key, def, err)
+			}
+			if !reflect.DeepEqual(got, tlscommon.Config{}) {
+				t.Errorf("README says %s defaults to %q; unset, libbeat's is different", key, def)
+			}
+		default:
+			// Unpack the documented default over the real defaults, with
+			// the key's value zeroed first: it must restore the default.
+			got := defaultConfig()
+			setZero(t, &got, key)
+			if err := unpackYAML(t, key+": "+def, &got); err != nil {
+				t.Fatalf("README default for %s (%q): %v", key, def, err)
+			}
+			if !reflect.DeepEqual(got, defaultConfig()) {
+				t.Errorf("README says %s defaults to %q; the code's default differs", key, def)
+			}
 		}
 	}
 	sort.Strings(keys)
 	if want := configKeys(reflect.TypeOf(config{}), ""); fmt.Sprint(keys) != fmt.Sprint(want) {
-		t.Fatalf("README's table lists %v, the code has %v", keys, want)
+		t.Fatalf("README's tables list %v, the code has %v", keys, want)
 	}
 }
 
-// zeroKey returns the defaults with the field behind key set to its zero value.
-func zeroKey(t *testing.T, key string) config {
-	c := defaultConfig()
-	v := reflect.ValueOf(&c).Elem()
-	for _, part := range strings.Split(key, ".") {
-		found := false
-		for i := 0; i < v.NumField(); i++ {
-			if strings.Split(v.Type().Field(i).Tag.Get("config"), ",")[0] == part {
-				v, found = v.Field(i), true
-				break
-			}
-		}
-		if !found {
-			t.Fatalf("README lists %s, which the config does not have", key)
-		}
+func unpackYAML(t *testing.T, yaml string, to interface{}) error {
+	t.Helper()
+	cfg, err := common.NewConfigWithYAML([]byte(yaml), "README")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Unpack(to)
+}
+
+// setZero sets the field behind key to its zero value.
+func setZero(t *testing.T, c *config, key string) {
+	t.Helper()
+	v, ok := field(reflect.ValueOf(c).Elem(), key)
+	if !ok {
+		t.Fatalf("no config field for %s", key)
 	}
 	v.Set(reflect.Zero(v.Type()))
-	return c
+}
+
+// field finds the field behind a dotted key, looking into inline structs.
+func field(v reflect.Value, key string) (reflect.Value, bool) {
+	part, rest, nested := strings.Cut(key, ".")
+	for i := 0; i < v.NumField(); i++ {
+		name, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("config"), ",")
+		switch {
+		case opts == "inline":
+			if f, ok := field(v.Field(i), key); ok {
+				return f, true
+			}
+		case name == part && !nested:
+			return v.Field(i), true
+		case name == part && v.Field(i).Kind() == reflect.Struct:
+			return field(v.Field(i), rest)
+		}
+	}
+	return reflect.Value{}, false
 }

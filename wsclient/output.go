@@ -8,6 +8,7 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
@@ -37,25 +38,57 @@ func MakeOutput(
 	if cfg.HasField("worker") {
 		return outputs.Fail(fmt.Errorf("worker: this output's setting is workers (the number of connections)"))
 	}
+	if err := checkServerKeys(cfg); err != nil {
+		return outputs.Fail(err)
+	}
 	config := defaultConfig()
 	if err := cfg.Unpack(&config); err != nil {
 		return outputs.Fail(err)
 	}
+	tlsConfig, err := tlscommon.LoadTLSConfig(config.TLS)
+	if err != nil {
+		return outputs.Fail(fmt.Errorf("ssl: %w", err))
+	}
 
 	log := logp.NewLogger("websocket")
-	log.Infof("websocket output %s (built with Beats %s, %s): %d worker(s) to %s, frame: %s, %s, %s",
-		Version, version.GetDefaultVersion(), runtime.Version(), config.Workers, config.url().Redacted(),
-		config.Frame, config.encoding(), config.delivery())
+	urls := config.urls()
+	log.Infof("websocket output %s (built with Beats %s, %s): %s, %d worker(s) per host, frame: %s, %s, %s%s",
+		Version, version.GetDefaultVersion(), runtime.Version(), config.describeHosts(urls), config.Workers,
+		config.Frame, config.encoding(), config.delivery(), config.describeConnection())
+	if tlsConfig != nil && tlsConfig.Verification == tlscommon.VerifyNone {
+		log.Warn("ssl.verification_mode: none: the server's certificate is not checked, so anyone on the path can read and alter the events; use it only for tests")
+	}
 
-	clients := make([]outputs.NetworkClient, config.Workers)
-	for i := range clients {
+	endpoints := make([]*endpoint, len(urls))
+	for i, u := range urls {
+		endpoints[i] = newEndpoint(config, u, tlsConfig)
+	}
+	newClientOf := func(ep *endpoint) (outputs.NetworkClient, error) {
 		enc, err := newEncoder(config, info)
 		if err != nil {
-			return outputs.Fail(err)
+			return nil, err
 		}
-		clients[i] = newClient(config, enc, observer, log)
+		return newClient(config, ep, enc, observer, log), nil
 	}
-	// Every worker publishes at once, hence loadbalance.
+	// Every worker publishes at once. With loadbalance each has its own
+	// host; without, each fails over between all hosts, with libbeat's
+	// failover client. Either way a host gets workers connections.
+	var clients []outputs.NetworkClient
+	for w := 0; w < config.Workers; w++ {
+		var perHost []outputs.NetworkClient
+		for _, ep := range endpoints {
+			c, err := newClientOf(ep)
+			if err != nil {
+				return outputs.Fail(err)
+			}
+			perHost = append(perHost, c)
+		}
+		if config.LoadBalance {
+			clients = append(clients, perHost...)
+		} else {
+			clients = append(clients, outputs.NewFailoverClient(perHost))
+		}
+	}
 	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit, clients)
 }
 

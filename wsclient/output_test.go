@@ -1,6 +1,9 @@
 package wsclient
 
 import (
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -49,26 +52,43 @@ func TestConfig_DefaultsAreTheOriginalDesignsWithSafeTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		Workers:      1,
-		BatchSize:    2048,
-		RetryLimit:   3,
-		Schema:       "ws",
-		Addr:         "localhost:8080",
-		Path:         "/echo",
-		PingInterval: 30 * time.Second,
-		PingTimeout:  10 * time.Second,
-		Timeout:      30 * time.Second,
-		MaxLen:       0,
-		Frame:        "event",
-		Opcode:       "text",
-		Backoff:      backoffConfig{Init: time.Second, Max: time.Minute},
-		Ack:          ackConfig{Enabled: false, Timeout: 30 * time.Second},
+		Workers:          1,
+		BatchSize:        2048,
+		RetryLimit:       3,
+		Schema:           "ws",
+		Path:             "/echo",
+		PingInterval:     30 * time.Second,
+		PingTimeout:      10 * time.Second,
+		Timeout:          30 * time.Second,
+		MaxLen:           0,
+		Frame:            "event",
+		Opcode:           "text",
+		Backoff:          backoffConfig{Init: time.Second, Max: time.Minute},
+		Ack:              ackConfig{Enabled: false, Timeout: 30 * time.Second},
+		CompressionLevel: 1,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", got, want)
 	}
-	if u := got.url().String(); u != "ws://localhost:8080/echo" {
-		t.Fatalf("default URL %s", u)
+}
+
+func TestConfig_AddrWithSchemaAndPathOrHostsNameTheServers(t *testing.T) {
+	for yaml, want := range map[string]string{
+		`addr: "localhost:8080"`:                          "ws://localhost:8080/echo",
+		`{schema: wss, addr: "logs:443", path: /in}`:      "wss://logs:443/in",
+		`hosts: ["wss://a.example/x", "ws://b:81/y?t=1"]`: "wss://a.example/x ws://b:81/y?t=1",
+	} {
+		c, err := unpack(t, yaml)
+		if err != nil {
+			t.Fatalf("%s: %v", yaml, err)
+		}
+		var got []string
+		for _, u := range c.urls() {
+			got = append(got, u.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s: URLs %q, want %s", yaml, got, want)
+		}
 	}
 }
 
@@ -96,38 +116,77 @@ func TestConfig_ZeroPingIntervalDisablesPings(t *testing.T) {
 }
 
 func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
+	type settings = map[string]interface{}
 	cases := []struct {
-		settings map[string]interface{}
+		settings settings
 		want     []string // all must appear in the error
+		absent   []string // none may appear in it: credentials
 	}{
-		{map[string]interface{}{"schema": "http"}, []string{"schema", `"http"`}},
-		{map[string]interface{}{"workers": 0}, []string{"workers", "0"}},
-		{map[string]interface{}{"workers": -2}, []string{"workers", "-2"}},
-		{map[string]interface{}{"batch_size": 0}, []string{"batch_size", "0"}},
-		{map[string]interface{}{"retry_limit": -5}, []string{"retry_limit", "-5"}},
-		{map[string]interface{}{"addr": ""}, []string{"addr", "empty"}},
-		{map[string]interface{}{"addr": "ws://host:80"}, []string{"addr", `"ws://host:80"`}},
-		{map[string]interface{}{"addr": "host:80/path"}, []string{"addr", `"host:80/path"`}},
-		{map[string]interface{}{"path": "echo"}, []string{"path", `"echo"`}},
-		{map[string]interface{}{"ping_interval": "-1s"}, []string{"ping_interval", "-1s"}},
-		{map[string]interface{}{"ping_interval": -30}, []string{"ping_interval", "-30s"}},
-		{map[string]interface{}{"ping_timeout": "0s"}, []string{"ping_timeout", "0s"}},
-		{map[string]interface{}{"timeout": "-5s"}, []string{"timeout", "-5s"}},
-		{map[string]interface{}{"max_len": -1}, []string{"max_len", "-1"}},
-		{map[string]interface{}{"backoff.init": "-1s"}, []string{"backoff.init", "-1s"}},
-		{map[string]interface{}{"backoff.init": "10s", "backoff.max": "5s"}, []string{"backoff.max", "5s", "10s"}},
-		{map[string]interface{}{"ack.timeout": "0s"}, []string{"ack.timeout", "0s"}},
-		{map[string]interface{}{"ping_interval": "soon"}, []string{"ping_interval", "soon"}},
-		{map[string]interface{}{"frame": "lines"}, []string{"frame", `"lines"`}},
-		{map[string]interface{}{"opcode": "utf8"}, []string{"opcode", `"utf8"`}},
-		{map[string]interface{}{"frame": "batch", "codec.json.pretty": true}, []string{"codec.json.pretty", "frame: batch"}},
-		{map[string]interface{}{"codec.format": map[string]interface{}{}}, []string{"codec", "string"}},
-		{map[string]interface{}{"codec.xml": map[string]interface{}{}}, []string{"codec", "xml"}},
-		{map[string]interface{}{"frame": "batch", "codec.format.string": "%{[message]}\n"}, []string{"codec.format.string", "newline"}},
-		{map[string]interface{}{"worker": 4}, []string{"worker", "workers"}},
+		{settings{"schema": "http"}, []string{"schema", `"http"`}, nil},
+		{settings{"workers": 0}, []string{"workers", "0"}, nil},
+		{settings{"workers": -2}, []string{"workers", "-2"}, nil},
+		{settings{"batch_size": 0}, []string{"batch_size", "0"}, nil},
+		{settings{"retry_limit": -5}, []string{"retry_limit", "-5"}, nil},
+		{settings{"addr": ""}, []string{"addr", "empty"}, nil},
+		{settings{"addr": "ws://host:80"}, []string{"addr", `"ws://host:80"`}, nil},
+		{settings{"addr": "host:80/path"}, []string{"addr", `"host:80/path"`}, nil},
+		{settings{"path": "echo"}, []string{"path", `"echo"`}, nil},
+		{settings{"ping_interval": "-1s"}, []string{"ping_interval", "-1s"}, nil},
+		{settings{"ping_interval": -30}, []string{"ping_interval", "-30s"}, nil},
+		{settings{"ping_timeout": "0s"}, []string{"ping_timeout", "0s"}, nil},
+		{settings{"timeout": "-5s"}, []string{"timeout", "-5s"}, nil},
+		{settings{"max_len": -1}, []string{"max_len", "-1"}, nil},
+		{settings{"backoff.init": "-1s"}, []string{"backoff.init", "-1s"}, nil},
+		{settings{"backoff.init": "10s", "backoff.max": "5s"}, []string{"backoff.max", "5s", "10s"}, nil},
+		{settings{"ack.timeout": "0s"}, []string{"ack.timeout", "0s"}, nil},
+		{settings{"ping_interval": "soon"}, []string{"ping_interval", "soon"}, nil},
+		{settings{"frame": "lines"}, []string{"frame", `"lines"`}, nil},
+		{settings{"opcode": "utf8"}, []string{"opcode", `"utf8"`}, nil},
+		{settings{"frame": "batch", "codec.json.pretty": true}, []string{"codec.json.pretty", "frame: batch"}, nil},
+		{settings{"codec.format": settings{}}, []string{"codec", "string"}, nil},
+		{settings{"codec.xml": settings{}}, []string{"codec", "xml"}, nil},
+		{settings{"frame": "batch", "codec.format.string": "%{[message]}\n"}, []string{"codec.format.string", "newline"}, nil},
+		{settings{"worker": 4}, []string{"worker", "workers"}, nil},
+		{settings{"compression_level": 0}, []string{"compression_level", "0"}, nil},
+		{settings{"compression_level": 10}, []string{"compression_level", "10"}, nil},
+
+		// The server: hosts or addr, not both, not neither.
+		{settings{"addr": nil}, []string{"hosts", "addr", "no server"}, nil},
+		{settings{"addr": nil, "schema": "wss", "path": "/x"}, []string{"hosts", "addr", "no server"}, nil},
+		{settings{"hosts": []string{"ws://a/x"}}, []string{"hosts", "addr", "both"}, nil},
+		{settings{"addr": nil, "hosts": []string{"ws://a/x"}, "path": "/y"}, []string{"hosts", "path", "both"}, nil},
+		{settings{"addr": nil, "hosts": []string{}}, []string{"hosts", "empty"}, nil},
+		{settings{"addr": nil, "hosts": []string{"ws://a/x", "http://b/y"}}, []string{"hosts[1]", `"http"`}, nil},
+		{settings{"addr": nil, "hosts": []string{"ws:///x"}}, []string{"hosts[0]", "no host"}, nil},
+		{settings{"addr": nil, "hosts": []string{"wss://alice:s3cret@a/x"}}, []string{"hosts[0]", "username and password"}, []string{"s3cret"}},
+		{settings{"addr": nil, "hosts": []string{"wss://alice:s3cret@a:x/y"}}, []string{"hosts[0]", "not a URL"}, []string{"s3cret"}},
+
+		// TLS.
+		{settings{"ssl.certificate_authorities": []string{"/etc/ca.pem"}}, []string{"ssl", "ws://127.0.0.1:9/echo", "wss"}, nil},
+		{settings{"schema": "wss", "ssl.certificate_authorities": []string{"/nonexistent/ca.pem"}}, []string{"ssl", "/nonexistent/ca.pem"}, nil},
+		{settings{"schema": "wss", "ssl.certificate": "/etc/client.pem"}, []string{"key"}, nil},
+		{settings{"schema": "wss", "ssl.verification_mode": "sometimes"}, []string{"verification_mode", "sometimes"}, nil},
+
+		// Credentials: named, never shown.
+		{settings{"headers.Upgrade": "h2c"}, []string{"headers.Upgrade", "handshake"}, nil},
+		{settings{"headers.sec-websocket-protocol": "x"}, []string{"headers.sec-websocket-protocol", "ack.enabled"}, nil},
+		{settings{"headers.Authorization": "Bearer s3cret\r\nX: y"}, []string{"headers.Authorization", "line break"}, []string{"s3cret"}},
+		{settings{"headers.Authorization": "Bearer s3cret", "username": "alice"}, []string{"headers.Authorization", "username"}, []string{"s3cret"}},
+		{settings{"password": "s3cret"}, []string{"password", "username"}, []string{"s3cret"}},
+
+		// Proxies.
+		{settings{"proxy_url": "ftp://proxy:21"}, []string{"proxy_url", `"ftp"`}, nil},
 	}
 	for _, tc := range cases {
-		_, err := load(t, tc.settings)
+		full := settings{"addr": "127.0.0.1:9"}
+		for k, v := range tc.settings {
+			if v == nil {
+				delete(full, k)
+			} else {
+				full[k] = v
+			}
+		}
+		_, err := load(t, full)
 		if err == nil {
 			t.Errorf("%v: accepted", tc.settings)
 			continue
@@ -135,6 +194,11 @@ func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
 		for _, w := range tc.want {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%v: error %q does not contain %q", tc.settings, err, w)
+			}
+		}
+		for _, a := range tc.absent {
+			if strings.Contains(err.Error(), a) {
+				t.Errorf("%v: error %q shows %q", tc.settings, err, a)
 			}
 		}
 	}
@@ -160,6 +224,34 @@ func TestMakeOutput_OneClientPerWorkerWithBatchSizeAndRetryLimit(t *testing.T) {
 	}
 }
 
+func TestMakeOutput_WorkersPerHostLoadBalancedOrFailingOver(t *testing.T) {
+	hosts := []string{"ws://127.0.0.1:9/a", "wss://127.0.0.1:10/b"}
+	names := func(g outputs.Group) []string {
+		var n []string
+		for _, c := range g.Clients {
+			n = append(n, c.String())
+		}
+		sort.Strings(n)
+		return n
+	}
+	lb, err := load(t, map[string]interface{}{"hosts": hosts, "workers": 2, "loadbalance": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"websocket(ws://127.0.0.1:9/a)", "websocket(ws://127.0.0.1:9/a)", "websocket(wss://127.0.0.1:10/b)", "websocket(wss://127.0.0.1:10/b)"}
+	if got := names(lb); !slices.Equal(got, want) {
+		t.Errorf("loadbalance: clients %q, want %q", got, want)
+	}
+	fo, err := load(t, map[string]interface{}{"hosts": hosts, "workers": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failover := "failover(websocket(ws://127.0.0.1:9/a),websocket(wss://127.0.0.1:10/b))"
+	if got := names(fo); !slices.Equal(got, []string{failover, failover}) {
+		t.Errorf("failover: clients %q, want two %s", got, failover)
+	}
+}
+
 // codecConfig returns a codec setting as it would be read from yaml under codec.
 func codecConfig(t *testing.T, yaml string) codec.Config {
 	t.Helper()
@@ -175,7 +267,7 @@ func codecConfig(t *testing.T, yaml string) codec.Config {
 }
 
 func TestMakeOutput_PrettyJSONIsFineWithEventFrames(t *testing.T) {
-	if _, err := load(t, map[string]interface{}{"frame": "event", "codec.json.pretty": true}); err != nil {
+	if _, err := load(t, map[string]interface{}{"addr": "127.0.0.1:9", "frame": "event", "codec.json.pretty": true}); err != nil {
 		t.Fatal(err)
 	}
 }

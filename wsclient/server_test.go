@@ -1,11 +1,13 @@
 package wsclient
 
 import (
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,15 +32,18 @@ type testServer struct {
 	noRead     bool // accept, then never read (a stalled peer)
 	ack        bool // select the beats-ack.v1 subprotocol
 	ackEvery   int  // with ack: acknowledge every n-th message; 0: only when the test says
+	tls        bool // serve wss, with httptest's certificate (certPEM)
+	compress   bool // accept permessage-deflate
 
 	// Reset the connection after this many messages; may change at any time.
 	resetAfter atomic.Int64
 
-	msgs   chan string          // every message received, in order
-	conns  chan *websocket.Conn // every accepted connection
-	ends   chan error           // why each connection's read loop ended
-	pings  atomic.Int64
-	binary atomic.Int64 // binary messages received (the rest were text)
+	msgs       chan string          // every message received, in order
+	handshakes chan *http.Request   // every handshake request, refused ones too
+	conns      chan *websocket.Conn // every accepted connection
+	ends       chan error           // why each connection's read loop ended
+	pings      atomic.Int64
+	binary     atomic.Int64 // binary messages received (the rest were text)
 
 	done     chan struct{} // closed by stop
 	stopOnce sync.Once
@@ -62,11 +67,12 @@ func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *te
 		t.Fatal(err)
 	}
 	s := &testServer{
-		t:     t,
-		msgs:  make(chan string, 100000),
-		conns: make(chan *websocket.Conn, 100),
-		ends:  make(chan error, 100),
-		done:  make(chan struct{}),
+		t:          t,
+		msgs:       make(chan string, 100000),
+		handshakes: make(chan *http.Request, 100),
+		conns:      make(chan *websocket.Conn, 100),
+		ends:       make(chan error, 100),
+		done:       make(chan struct{}),
 	}
 	if configure != nil {
 		configure(s)
@@ -74,7 +80,11 @@ func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *te
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
 	s.Server.Listener = ln
-	s.Start()
+	if s.tls {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	t.Cleanup(s.stop)
 	return s
 }
@@ -82,11 +92,12 @@ func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *te
 func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
+	s.handshakes <- r
 	if s.refuse != 0 {
 		http.Error(w, "refused by test", s.refuse)
 		return
 	}
-	upgrader := websocket.Upgrader{}
+	upgrader := websocket.Upgrader{EnableCompression: s.compress}
 	if s.ack {
 		upgrader.Subprotocols = []string{AckSubprotocol}
 	}
@@ -172,7 +183,31 @@ func (s *testServer) stop() {
 
 // addr is host:port, as config.Addr takes it.
 func (s *testServer) addr() string {
-	return strings.TrimPrefix(s.URL, "http://")
+	return s.Listener.Addr().String()
+}
+
+// certPEM writes the server's certificate (httptest's, its own CA) to a
+// PEM file, for ssl.certificate_authorities.
+func (s *testServer) certPEM() string {
+	s.t.Helper()
+	path := filepath.Join(s.t.TempDir(), "ca.pem")
+	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	if err := os.WriteFile(path, block, 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+// handshake returns the next handshake request.
+func (s *testServer) handshake() *http.Request {
+	s.t.Helper()
+	select {
+	case r := <-s.handshakes:
+		return r
+	case <-time.After(wait):
+		s.t.Fatal("no handshake")
+		return nil
+	}
 }
 
 // conn returns the server side of the next accepted connection.

@@ -1,0 +1,158 @@
+package wsclient
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
+)
+
+// checkServerKeys checks that the configuration names the server one way:
+// hosts (full URLs) or schema, addr and path. It reads which keys were
+// written, which the unpacked config, with its defaults, no longer shows.
+func checkServerKeys(cfg *common.Config) error {
+	var parts []string
+	for _, k := range []string{"schema", "addr", "path"} {
+		if cfg.HasField(k) {
+			parts = append(parts, k)
+		}
+	}
+	hosts := cfg.HasField("hosts")
+	switch {
+	case hosts && len(parts) > 0:
+		return fmt.Errorf("hosts and %s are both set: give the server either as hosts (full URLs such as \"wss://logs.example.com/ingest\") or as schema, addr and path", strings.Join(parts, ", "))
+	case !hosts && !cfg.HasField("addr"):
+		return errors.New("hosts: no server given: set hosts (full URLs such as \"ws://localhost:8080/echo\") or addr (host:port, with schema and path)")
+	}
+	if n, err := cfg.CountField("hosts"); hosts && (err != nil || n == 0) {
+		return errors.New("hosts: the list is empty: give at least one URL such as \"ws://localhost:8080/echo\"")
+	}
+	if addr, err := cfg.String("addr", -1); !hosts && err == nil && addr == "" {
+		return errors.New("addr: must not be empty, give host:port such as \"localhost:8080\" (or hosts: full URLs)")
+	}
+	return nil
+}
+
+// validateHosts checks each of hosts. Errors show a URL without its
+// credentials.
+func (c *config) validateHosts() error {
+	for i, h := range c.Hosts {
+		u, err := url.Parse(h)
+		if err != nil {
+			var urlErr *url.Error
+			if errors.As(err, &urlErr) {
+				err = urlErr.Err // url.Error repeats the URL, password and all
+			}
+			return fmt.Errorf("hosts[%d]: not a URL: %w", i, err)
+		}
+		switch {
+		case u.Scheme != "ws" && u.Scheme != "wss":
+			return fmt.Errorf("hosts[%d]: %q: scheme %q is not supported, use ws:// or wss://", i, u.Redacted(), u.Scheme)
+		case u.Host == "":
+			return fmt.Errorf("hosts[%d]: %q has no host", i, u.Redacted())
+		case u.User != nil:
+			return fmt.Errorf("hosts[%d]: %q: credentials in the URL are not supported, use username and password", i, u.Redacted())
+		case u.Fragment != "":
+			return fmt.Errorf("hosts[%d]: %q: a WebSocket URL has no #fragment", i, u.Redacted())
+		}
+	}
+	if c.TLS.IsEnabled() {
+		for _, u := range c.urls() {
+			if u.Scheme != "wss" {
+				return fmt.Errorf("ssl: settings are given but %s is not a wss:// URL, so they would not apply; use wss (or set ssl.enabled: false)", u.Redacted())
+			}
+		}
+	}
+	if p := c.Proxy.URL; p != nil {
+		switch p.Scheme {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			return fmt.Errorf("proxy_url: scheme %q is not supported, use http, https or socks5", p.Scheme)
+		}
+	}
+	return nil
+}
+
+// handshakeHeaders are set by the WebSocket handshake itself, so a
+// configured header of that name would break it.
+var handshakeHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol"}
+
+// validateAuth checks headers, username and password. Errors name the
+// header but never show a value.
+func (c *config) validateAuth() error {
+	for k, v := range c.Headers {
+		name := http.CanonicalHeaderKey(k)
+		for _, h := range handshakeHeaders {
+			if name == h {
+				return fmt.Errorf("headers.%s: set by the WebSocket handshake itself and cannot be configured (see ack.enabled and compression)", k)
+			}
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("headers.%s: the value contains a line break or NUL byte", k)
+		}
+		if name == "Authorization" && c.Username != "" {
+			return fmt.Errorf("headers.%s and username are both set; both would send an Authorization header, use one", k)
+		}
+	}
+	if c.Password != "" && c.Username == "" {
+		return errors.New("password: set without username")
+	}
+	return nil
+}
+
+// urls are the servers to connect to, one per host.
+func (c *config) urls() []*url.URL {
+	if len(c.Hosts) == 0 {
+		return []*url.URL{{Scheme: c.Schema, Host: c.Addr, Path: c.Path}}
+	}
+	urls := make([]*url.URL, len(c.Hosts))
+	for i, h := range c.Hosts {
+		urls[i], _ = url.Parse(h) // validated
+	}
+	return urls
+}
+
+// endpoint is one server and how to reach it: the dialer with the TLS,
+// proxy, subprotocol and compression settings, and the handshake's extra
+// headers.
+type endpoint struct {
+	url    *url.URL
+	dialer *websocket.Dialer
+	header http.Header // may hold credentials: never logged
+}
+
+// newEndpoint prepares the connections to u. tlsConfig is the loaded ssl.*
+// settings, nil when there are none (the system's roots, full verification).
+func newEndpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) *endpoint {
+	dialer := &websocket.Dialer{
+		NetDialContext:    newProxyDialer(cfg.Proxy, u, tlsConfig).DialContext,
+		HandshakeTimeout:  cfg.Timeout,
+		WriteBufferSize:   writeBufferSize,
+		EnableCompression: cfg.Compression,
+	}
+	if u.Scheme == "wss" {
+		dialer.TLSClientConfig = tlsConfig.BuildModuleClientConfig(u.Hostname())
+	}
+	if cfg.Ack.Enabled {
+		dialer.Subprotocols = []string{AckSubprotocol}
+	}
+	header := http.Header{}
+	for k, v := range cfg.Headers {
+		header.Set(k, v)
+	}
+	if cfg.Username != "" {
+		header.Set("Authorization", "Basic "+basicAuth(cfg.Username, cfg.Password))
+	}
+	return &endpoint{url: u, dialer: dialer, header: header}
+}
+
+func basicAuth(username, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(username + ":" + password))
+}

@@ -1,0 +1,127 @@
+package wsclient
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
+	"github.com/elastic/beats/v7/libbeat/logp"
+)
+
+func tlsVerificationNone(t *testing.T) *tlscommon.Config {
+	return &tlscommon.Config{VerificationMode: tlscommon.VerifyNone}
+}
+
+func wssConfig(s *testServer) config {
+	c := testConfig(s)
+	c.Schema = "wss"
+	return c
+}
+
+func TestConnect_WSSVerifiesTheServerAgainstTheConfiguredCA(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	cfg := wssConfig(s)
+	cfg.TLS = &tlscommon.Config{CAs: []string{s.certPEM()}}
+	c, _ := newTestClient(t, cfg)
+	mustConnect(t, c)
+	if err := c.Publish(context.Background(), batchOf(2)); err != nil {
+		t.Fatal(err)
+	}
+	s.receive(2)
+}
+
+func TestConnect_WSSWithAnUnknownCAFailsWithACertificateErrorAndAHint(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	c, _ := newTestClient(t, wssConfig(s)) // the system's roots only
+	err := c.Connect()
+	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "ssl.certificate_authorities") {
+		t.Fatalf("connect to a server with a private CA: %v", err)
+	}
+}
+
+func TestConnect_WSSWithVerificationNoneAcceptsAnyCertificate(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	cfg := wssConfig(s)
+	cfg.TLS = tlsVerificationNone(t)
+	c, _ := newTestClient(t, cfg)
+	mustConnect(t, c)
+}
+
+func TestConnect_PlainWSToATLSPortSaysTheServerSpeaksTLS(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	c, _ := newTestClient(t, testConfig(s)) // ws://
+	err := c.Connect()
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "use wss://") {
+		t.Fatalf("ws:// to a TLS port: %v", err)
+	}
+}
+
+func TestConnect_SendsHeadersAndBasicAuthWithTheHandshake(t *testing.T) {
+	s := newTestServer(t, nil)
+	cfg := testConfig(s)
+	cfg.Headers = map[string]string{"X-Tenant": "blue", "x-api-key": "k1"}
+	cfg.Username, cfg.Password = "alice", "s3cret"
+	c, _ := newTestClient(t, cfg)
+	mustConnect(t, c)
+	r := s.handshake()
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != "alice" || pass != "s3cret" || r.Header.Get("X-Tenant") != "blue" || r.Header.Get("X-Api-Key") != "k1" {
+		t.Fatalf("handshake headers %v", r.Header)
+	}
+}
+
+func TestConnect_RefusedCredentialsGiveTheStatusWithoutTheToken(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.refuse = http.StatusUnauthorized })
+	cfg := testConfig(s)
+	cfg.Headers = map[string]string{"Authorization": "Bearer tok-s3cret"}
+	c, _ := newTestClient(t, cfg)
+	err := c.Connect()
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "credentials") {
+		t.Fatalf("connect with a refused token: %v", err)
+	}
+	if strings.Contains(err.Error(), "tok-s3cret") || strings.Contains(c.String(), "tok-s3cret") {
+		t.Fatalf("the token shows: %v, %s", err, c)
+	}
+}
+
+func TestPublish_CompressionNegotiatedAndDataIntact(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.compress = true })
+	cfg := testConfig(s)
+	cfg.Compression, cfg.CompressionLevel = true, 9
+	c, _ := newTestClient(t, cfg)
+	mustConnect(t, c)
+	if ext := s.handshake().Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("the client did not offer permessage-deflate: %q", ext)
+	}
+	if err := c.Publish(context.Background(), batchOf(50)); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range s.receive(50) {
+		if got, want := messageOf(t, m), fmt.Sprint("event ", i); got != want {
+			t.Fatalf("message %d: %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestConnect_ServerDecliningCompressionGetsUncompressedMessagesAndOneWarning(t *testing.T) {
+	s := newTestServer(t, nil) // no compression
+	cfg := testConfig(s)
+	cfg.Compression = true
+	c, _ := newTestClient(t, cfg)
+	log, logs := logp.NewTesting("websocket")
+	c.log = log
+	for i := 0; i < 2; i++ {
+		mustConnect(t, c)
+		if err := c.Publish(context.Background(), batchOf(1)); err != nil {
+			t.Fatal(err)
+		}
+		s.receive(1)
+		c.dropConn()
+	}
+	if n := logs.FilterMessageSnippet("did not accept permessage-deflate").Len(); n != 1 {
+		t.Fatalf("%d warnings about the declined compression over two connections, want 1", n)
+	}
+}
