@@ -15,69 +15,100 @@
 // messages once they are written to the output. -crash-after N simulates a
 // crash: after the N-th message it exits at once, without flushing or
 // acknowledging what it holds.
+//
+// -tls-cert and -tls-key serve wss://, -client-ca requires client
+// certificates (mutual TLS), -token or -basic-auth require credentials in
+// the handshake, and -compression accepts permessage-deflate.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
 
+// settings are the command line's.
+type settings struct {
+	listen, path, out string
+	statsEvery, drain time.Duration
+	tlsCert, tlsKey   string // serve wss with this certificate and key
+	clientCA          string // with TLS: require client certificates signed by this CA
+	options
+}
+
 func main() {
-	var (
-		listen     = flag.String("listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
-		path       = flag.String("path", "/echo", "WebSocket endpoint path")
-		out        = flag.String("out", "-", `file the messages are appended to, one a line ("-" is stdout)`)
-		statsEvery = flag.Duration("stats", 0, "log the counts to stderr at this interval (0: only at exit)")
-		drain      = flag.Duration("drain", 5*time.Second, "how long shutdown waits for clients to answer the close frame")
-		ack        = flag.Bool("ack", false, "acknowledge messages once written to the output (subprotocol beats-ack.v1, PROTOCOL.md)")
-		ackEvery   = flag.Duration("ack-interval", 5*time.Millisecond, "with -ack: least time between two acks on a connection (acks cover everything written before them)")
-		crashAfter = flag.Int64("crash-after", 0, "simulate a crash: exit at once after this many messages, without flushing or acknowledging (0: never)")
-	)
+	var s settings
+	flag.StringVar(&s.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	flag.StringVar(&s.path, "path", "/echo", "WebSocket endpoint path")
+	flag.StringVar(&s.out, "out", "-", `file the messages are appended to, one a line ("-" is stdout)`)
+	flag.DurationVar(&s.statsEvery, "stats", 0, "log the counts to stderr at this interval (0: only at exit)")
+	flag.DurationVar(&s.drain, "drain", 5*time.Second, "how long shutdown waits for clients to answer the close frame")
+	flag.BoolVar(&s.ack, "ack", false, "acknowledge messages once written to the output (subprotocol beats-ack.v1, PROTOCOL.md)")
+	flag.DurationVar(&s.ackInterval, "ack-interval", 5*time.Millisecond, "with -ack: least time between two acks on a connection (acks cover everything written before them)")
+	flag.Int64Var(&s.crashAfter, "crash-after", 0, "simulate a crash: exit at once after this many messages, without flushing or acknowledging (0: never)")
+	flag.StringVar(&s.tlsCert, "tls-cert", "", "serve wss:// with this certificate (PEM); needs -tls-key")
+	flag.StringVar(&s.tlsKey, "tls-key", "", "the certificate's key (PEM)")
+	flag.StringVar(&s.clientCA, "client-ca", "", "with -tls-cert: require client certificates signed by this CA (PEM): mutual TLS")
+	flag.StringVar(&s.token, "token", "", "require the handshake header Authorization: Bearer <token> (also read from $WSRECEIVER_TOKEN)")
+	flag.StringVar(&s.basicAuth, "basic-auth", "", "require HTTP basic authentication with this user:password")
+	flag.BoolVar(&s.compression, "compression", false, "accept permessage-deflate compression")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("wsreceiver: ")
+	if s.token == "" {
+		s.token = os.Getenv("WSRECEIVER_TOKEN") // keeps it out of the process list
+	}
 
-	if err := run(*listen, *path, *out, *statsEvery, *drain, *ack, *ackEvery, *crashAfter); err != nil {
+	if err := run(s); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(listen, path, out string, statsEvery, drain time.Duration, ack bool, ackInterval time.Duration, crashAfter int64) error {
-	sink, err := openSink(out)
+func run(s settings) error {
+	tlsConfig, err := loadTLS(s.tlsCert, s.tlsKey, s.clientCA)
+	if err != nil {
+		return err
+	}
+	sink, err := openSink(s.out)
 	if err != nil {
 		return err
 	}
 	defer sink.close()
 
-	ln, err := net.Listen("tcp", listen)
+	tcp, err := net.Listen("tcp", s.listen)
 	if err != nil {
 		return err
 	}
-	recv := newReceiver(sink, ack, ackInterval, crashAfter)
+	recv := newReceiver(sink, s.options)
+	// Counted below TLS: what goes over the network.
+	var ln net.Listener = &countingListener{Listener: tcp, n: &recv.wireBytes}
+	scheme := "ws"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "wss"
+	}
 	mux := http.NewServeMux()
-	mux.Handle(path, recv)
+	mux.Handle(s.path, recv)
 	mux.HandleFunc("/stats", recv.serveStats)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)} // TLS handshake failures are the clients' business
 
 	// Tests read this line to learn the port when it was 0.
-	mode := "without acks"
-	if ack {
-		mode = "with acks (" + ackSubprotocol + ")"
-	}
-	log.Printf("listening on ws://%s%s %s", ln.Addr(), path, mode)
-
+	log.Printf("listening on %s://%s%s %s", scheme, tcp.Addr(), s.path, s.describe(tlsConfig != nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if statsEvery > 0 {
+	if s.statsEvery > 0 {
 		go func() {
-			t := time.NewTicker(statsEvery)
+			t := time.NewTicker(s.statsEvery)
 			defer t.Stop()
 			for {
 				select {
@@ -100,13 +131,37 @@ func run(listen, path, out string, statsEvery, drain time.Duration, ack bool, ac
 
 	// Stop accepting, then let the WebSocket connections (which the HTTP
 	// server no longer tracks once upgraded) finish what is in flight.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.drain)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
-	recv.shutdown(drain)
+	recv.shutdown(s.drain)
 	if err := sink.close(); err != nil {
 		return fmt.Errorf("flush output: %w", err)
 	}
 	log.Printf("stopped: %v", recv.stats())
 	return nil
+}
+
+// describe says, for the start-up line, what the receiver requires and
+// offers; it never shows a secret.
+func (s settings) describe(tls bool) string {
+	var parts []string
+	if s.ack {
+		parts = append(parts, "with acks ("+ackSubprotocol+")")
+	} else {
+		parts = append(parts, "without acks")
+	}
+	if tls && s.clientCA != "" {
+		parts = append(parts, "client certificates required")
+	}
+	if s.token != "" {
+		parts = append(parts, "bearer token required")
+	}
+	if s.basicAuth != "" {
+		parts = append(parts, "basic auth required")
+	}
+	if s.compression {
+		parts = append(parts, "compression accepted")
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,35 +22,43 @@ const maxMessage = 64 << 20
 // ackSubprotocol is the subprotocol of acknowledged delivery (PROTOCOL.md).
 const ackSubprotocol = "beats-ack.v1"
 
+// options are what a receiver requires of its clients and how it answers.
+type options struct {
+	ack         bool          // select beats-ack.v1 and acknowledge what is written
+	ackInterval time.Duration // least time between two acks on a connection
+	crashAfter  int64         // exit at once after this many messages; 0: never
+	token       string        // require Authorization: Bearer <token>; "": no
+	basicAuth   string        // require basic authentication as user:password; "": no
+	compression bool          // accept permessage-deflate
+}
+
 // receiver is the WebSocket handler: one goroutine per connection reads
 // messages and appends them to the sink; with acks, a second one
 // acknowledges them.
 type receiver struct {
-	sink        *sink
-	upgrader    websocket.Upgrader
-	ack         bool          // select beats-ack.v1 and acknowledge what is written
-	ackInterval time.Duration // least time between two acks on a connection
-	crashAfter  int64         // exit at once after this many messages; 0: never
+	options
+	sink     *sink
+	upgrader websocket.Upgrader
 
 	messages, events, bytes, connections, active, acks atomic.Int64
+	refused, compressed, wireBytes                     atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*session]struct{}
 }
 
-func newReceiver(s *sink, ack bool, ackInterval time.Duration, crashAfter int64) *receiver {
+func newReceiver(s *sink, opts options) *receiver {
 	rc := &receiver{
-		sink:        s,
-		ack:         ack,
-		ackInterval: ackInterval,
-		crashAfter:  crashAfter,
+		options: opts,
+		sink:    s,
 		upgrader: websocket.Upgrader{
 			// Not a browser endpoint: any origin may connect.
-			CheckOrigin: func(*http.Request) bool { return true },
+			CheckOrigin:       func(*http.Request) bool { return true },
+			EnableCompression: opts.compression,
 		},
 		conns: map[*session]struct{}{},
 	}
-	if ack {
+	if opts.ack {
 		rc.upgrader.Subprotocols = []string{ackSubprotocol}
 	}
 	return rc
@@ -72,9 +82,19 @@ type session struct {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if why := rc.unauthorized(r); why != "" {
+		rc.refused.Add(1)
+		log.Printf("refused a handshake from %s: %s", r.RemoteAddr, why)
+		w.Header().Set("WWW-Authenticate", rc.challenge())
+		http.Error(w, "unauthorized: "+why, http.StatusUnauthorized)
+		return
+	}
 	ws, err := rc.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
+	}
+	if rc.compression && offersDeflate(r) {
+		rc.compressed.Add(1) // the upgrader accepted it
 	}
 	ss := &session{ws: ws, done: make(chan struct{}), more: make(chan struct{}, 1)}
 	rc.mu.Lock()
@@ -232,6 +252,48 @@ func (rc *receiver) shutdown(drain time.Duration) {
 	}
 }
 
+// unauthorized says why r lacks the credentials the receiver requires,
+// or "" if it has them. It never says what r presented.
+func (rc *receiver) unauthorized(r *http.Request) string {
+	if rc.token != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		switch {
+		case !ok:
+			return "no bearer token"
+		case subtle.ConstantTimeCompare([]byte(got), []byte(rc.token)) != 1:
+			return "wrong bearer token"
+		}
+	}
+	if rc.basicAuth != "" {
+		user, pass, ok := r.BasicAuth()
+		switch {
+		case !ok:
+			return "no basic authentication"
+		case subtle.ConstantTimeCompare([]byte(user+":"+pass), []byte(rc.basicAuth)) != 1:
+			return "wrong user or password"
+		}
+	}
+	return ""
+}
+
+func (rc *receiver) challenge() string {
+	if rc.token != "" {
+		return `Bearer realm="wsreceiver"`
+	}
+	return `Basic realm="wsreceiver"`
+}
+
+// offersDeflate says whether the client offered permessage-deflate, which
+// gorilla's upgrader then accepts when compression is enabled.
+func offersDeflate(r *http.Request) bool {
+	for _, ext := range r.Header.Values("Sec-Websocket-Extensions") {
+		if strings.Contains(ext, "permessage-deflate") {
+			return true
+		}
+	}
+	return false
+}
+
 // isBatch says whether a message is a batch (frame: batch) of
 // newline-terminated events, which is how it ends; any other message is
 // one event (frame: event).
@@ -255,11 +317,14 @@ type Stats struct {
 	Connections int64 `json:"connections"` // accepted since start
 	Active      int64 `json:"active"`      // open now
 	Acks        int64 `json:"acks"`        // ack messages sent (-ack)
+	Refused     int64 `json:"refused"`     // handshakes refused for lack of credentials
+	Compressed  int64 `json:"compressed"`  // connections with permessage-deflate
+	WireBytes   int64 `json:"wire_bytes"`  // read from the network: TLS, HTTP and framing included
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d messages, %d events, %d bytes, %d connections (%d open), %d acks",
-		s.Messages, s.Events, s.Bytes, s.Connections, s.Active, s.Acks)
+	return fmt.Sprintf("%d messages, %d events, %d bytes (%d on the wire), %d connections (%d open, %d compressed), %d refused, %d acks",
+		s.Messages, s.Events, s.Bytes, s.WireBytes, s.Connections, s.Active, s.Compressed, s.Refused, s.Acks)
 }
 
 func (rc *receiver) stats() Stats {
@@ -270,6 +335,9 @@ func (rc *receiver) stats() Stats {
 		Connections: rc.connections.Load(),
 		Active:      rc.active.Load(),
 		Acks:        rc.acks.Load(),
+		Refused:     rc.refused.Load(),
+		Compressed:  rc.compressed.Load(),
+		WireBytes:   rc.wireBytes.Load(),
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,12 +17,18 @@ import (
 // output goes to a file in a temporary folder.
 func startAckReceiver(t *testing.T) (*receiver, *sink, string, string) {
 	t.Helper()
+	return startReceiver(t, options{ack: true, ackInterval: time.Millisecond})
+}
+
+// startReceiver serves a receiver with opts on an httptest server.
+func startReceiver(t *testing.T, opts options) (*receiver, *sink, string, string) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out.log")
 	s, err := openSink(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := newReceiver(s, true, time.Millisecond, 0)
+	rc := newReceiver(s, opts)
 	srv := httptest.NewServer(rc)
 	t.Cleanup(func() {
 		rc.shutdown(time.Second)
@@ -146,5 +153,60 @@ func TestSink_DropsTheIncompleteLineACrashLeft(t *testing.T) {
 		if string(got) != tc.after+"next\n" {
 			t.Fatalf("%.20q: file is %.40q, want %.40q", tc.before, got, tc.after+"next\n")
 		}
+	}
+}
+
+func TestAuth_HandshakeWithoutTheRequiredCredentialsIsRefusedWith401(t *testing.T) {
+	basic := func(user, pass string) http.Header {
+		r := &http.Request{Header: http.Header{}}
+		r.SetBasicAuth(user, pass)
+		return r.Header
+	}
+	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+	for _, tc := range []struct {
+		name   string
+		opts   options
+		header http.Header
+		ok     bool
+	}{
+		{"no token", options{token: "t0k"}, nil, false},
+		{"wrong token", options{token: "t0k"}, bearer("t0kx"), false},
+		{"token as basic", options{token: "t0k"}, basic("t0k", ""), false},
+		{"right token", options{token: "t0k"}, bearer("t0k"), true},
+		{"no basic", options{basicAuth: "alice:pw"}, nil, false},
+		{"wrong password", options{basicAuth: "alice:pw"}, basic("alice", "px"), false},
+		{"right basic", options{basicAuth: "alice:pw"}, basic("alice", "pw"), true},
+	} {
+		rc, _, url, _ := startReceiver(t, tc.opts)
+		ws, resp, err := websocket.DefaultDialer.Dial(url, tc.header)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+				continue
+			}
+			ws.Close()
+			continue
+		}
+		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: %v, %v; want 401 with a challenge", tc.name, err, resp)
+		}
+		if rc.refused.Load() != 1 {
+			t.Errorf("%s: %d refusals counted", tc.name, rc.refused.Load())
+		}
+	}
+}
+
+func TestCompression_CountsConnectionsThatNegotiatedIt(t *testing.T) {
+	rc, _, url, _ := startReceiver(t, options{compression: true})
+	for _, compress := range []bool{true, false} {
+		d := websocket.Dialer{EnableCompression: compress}
+		ws, _, err := d.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.Close()
+	}
+	if n := rc.compressed.Load(); n != 1 {
+		t.Fatalf("%d connections counted as compressed, want 1", n)
 	}
 }
