@@ -8,7 +8,9 @@
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
 #   ./build.sh test     build, then run every test (unit, race, end to end) and
-#                       the benchmark's smoke run
+#                       the benchmark's smoke run; installs nginx-light and
+#                       tinyproxy (Debian packages) for the end-to-end tests
+#                       if they are missing and it runs as root
 #   ./build.sh bench    build, then run the microbenchmarks and the end-to-end
 #                       benchmark (about 20 minutes); results in .bench/results-full.md
 #   ./build.sh bench smoke   the same on a small input, once: checks it runs
@@ -133,6 +135,25 @@ EOF
 	grep -m1 'websocket output' "$tmp/filebeat.log" >&2 || true
 }
 
+# test_programs makes sure the programs the end-to-end tests run are here:
+# nginx (a TLS-terminating proxy) and tinyproxy (an HTTP proxy), from
+# Debian's packages. As root it installs what is missing; otherwise it
+# says what to install.
+test_programs() {
+	local missing=()
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+	command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	else
+		echo "the end-to-end tests need ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+}
+
 # bench runs the encoder and client microbenchmarks, then wsbench: the real
 # Filebeat with the plugin against the receiver, next to output.file. It
 # expects dist/ built.
@@ -165,6 +186,7 @@ plugin)
 	;;
 demo) demo ;;
 test)
+	test_programs
 	build_all
 	go vet ./...
 	go test -race -count=1 -timeout 25m ./...

@@ -278,12 +278,17 @@ func TestEndToEnd_CodecJSONShipsWholeEventsInBatches(t *testing.T) {
 }
 
 func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
+	const addr = "addr: 127.0.0.1:9\n"
 	cases := map[string]string{
-		"schema: http":      `schema: "http" is not supported`,
-		"workers: 0":        "workers: 0 is invalid",
-		"addr: ''":          "addr: must not be empty",
-		"ping_interval: -5": "ping_interval: -5s is negative",
-		"frame: lines":      `frame: "lines" is not supported`,
+		addr + "schema: http":                      `schema: "http" is not supported`,
+		addr + "workers: 0":                        "workers: 0 is invalid",
+		"addr: ''":                                 "addr: must not be empty",
+		addr + "ping_interval: -5":                 "ping_interval: -5s is negative",
+		addr + "frame: lines":                      `frame: "lines" is not supported`,
+		"path: /in":                                "hosts: no server given",
+		addr + "hosts: ['ws://127.0.0.1:9/in']":    "hosts and addr are both set",
+		"hosts: ['http://127.0.0.1:9/in']":         `hosts[0]: "http://127.0.0.1:9/in": scheme "http" is not supported`,
+		addr + "ssl.certificate_authorities: [/x]": "ssl: settings are given but ws://127.0.0.1:9/echo is not a wss:// URL",
 	}
 	for setting, want := range cases {
 		t.Run(setting, func(t *testing.T) {

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -61,11 +62,18 @@ type process struct {
 
 func start(t *testing.T, logPath string, name string, args ...string) *process {
 	t.Helper()
+	return startEnv(t, logPath, nil, name, args...)
+}
+
+// startEnv is start with further environment variables ("KEY=value").
+func startEnv(t *testing.T, logPath string, env []string, name string, args ...string) *process {
+	t.Helper()
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -154,9 +162,10 @@ func (p *process) tail() string {
 type receiver struct {
 	*process
 	addr, out string
+	tls       *tls.Config // for GET /stats when it serves TLS; nil: plain HTTP
 }
 
-var listening = regexp.MustCompile(`listening on ws://(127\.0\.0\.1:\d+)/`)
+var listening = regexp.MustCompile(`listening on wss?://(127\.0\.0\.1:\d+)/`)
 
 // receivers numbers the receivers started, for their log files.
 var receivers atomic.Int64
@@ -183,13 +192,23 @@ func startReceiver(t *testing.T, dir, addr, out string, flags ...string) *receiv
 type receiverStats struct {
 	Messages    int64 `json:"messages"`
 	Events      int64 `json:"events"` // lines: a frame: batch message holds many
+	Bytes       int64 `json:"bytes"`  // in messages
 	Connections int64 `json:"connections"`
+	Refused     int64 `json:"refused"`    // handshakes without the required credentials
+	Compressed  int64 `json:"compressed"` // connections with permessage-deflate
+	WireBytes   int64 `json:"wire_bytes"` // read from the network
 }
 
 func (r *receiver) stats(t *testing.T) receiverStats {
 	t.Helper()
 	var s receiverStats
-	getJSON(t, "http://"+r.addr+"/stats", &s)
+	if r.tls == nil {
+		getJSON(t, "http://"+r.addr+"/stats", &s)
+		return s
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: r.tls}}
+	defer client.CloseIdleConnections()
+	getJSONWith(t, client, "https://"+r.addr+"/stats", &s)
 	return s
 }
 
@@ -233,6 +252,13 @@ type filebeat struct {
 // output.websocket settings, its data under dir.
 func startFilebeat(t *testing.T, dir, plugin, inputs, output string) *filebeat {
 	t.Helper()
+	return startFilebeatEnv(t, dir, plugin, inputs, output)
+}
+
+// startFilebeatEnv is startFilebeat with further environment variables
+// ("KEY=value"), which the configuration can use as ${KEY}.
+func startFilebeatEnv(t *testing.T, dir, plugin, inputs, output string, env ...string) *filebeat {
+	t.Helper()
 	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
 	cfg := fmt.Sprintf(`filebeat.inputs:
@@ -249,7 +275,7 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, filepath.Join(dir, "filebeat.log"), filepath.Join(dist, "filebeat"),
+	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, filepath.Join(dist, "filebeat"),
 		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
 		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
@@ -287,7 +313,12 @@ func (f *filebeat) outputStats(t *testing.T) outputStats {
 
 func getJSON(t *testing.T, url string, v interface{}) {
 	t.Helper()
-	resp, err := http.Get(url)
+	getJSONWith(t, http.DefaultClient, url, v)
+}
+
+func getJSONWith(t *testing.T, client *http.Client, url string, v interface{}) {
+	t.Helper()
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
