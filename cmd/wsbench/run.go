@@ -22,7 +22,7 @@ type benchCase struct {
 	baseline string // the case its ratio is taken against
 	receiver bool   // needs dist/wsreceiver
 	output   func(recvAddr, dir string) string
-	acks     bool // the receiver acknowledges (wsreceiver -ack)
+	recvArgs []string // further wsreceiver flags, such as -ack
 }
 
 func allCases() []benchCase {
@@ -43,13 +43,14 @@ func allCases() []benchCase {
 		}
 	}
 	return []benchCase{
-		{"ceiling", "ceiling", false, fileOut(`codec.format.string: '%{[message]}'`), false},
-		{"frame-event", "ceiling", true, wsOut(""), false},
-		{"frame-batch", "ceiling", true, wsOut("  frame: batch"), false},
-		{"file-json", "ceiling", false, fileOut("codec.json: {}"), false},
-		{"codec-json-batch", "file-json", true, wsOut("  frame: batch\n  codec.json: {}"), false},
-		{"ack-event", "frame-event", true, wsOut("  ack.enabled: true"), true},
-		{"ack-batch", "frame-batch", true, wsOut("  frame: batch\n  ack.enabled: true"), true},
+		{"ceiling", "ceiling", false, fileOut(`codec.format.string: '%{[message]}'`), nil},
+		{"frame-event", "ceiling", true, wsOut(""), nil},
+		{"frame-batch", "ceiling", true, wsOut("  frame: batch"), nil},
+		{"file-json", "ceiling", false, fileOut("codec.json: {}"), nil},
+		{"codec-json-batch", "file-json", true, wsOut("  frame: batch\n  codec.json: {}"), nil},
+		{"ack-event", "frame-event", true, wsOut("  ack.enabled: true"), []string{"-ack"}},
+		{"ack-batch", "frame-batch", true, wsOut("  frame: batch\n  ack.enabled: true"), []string{"-ack"}},
+		{"compress-batch", "frame-batch", true, wsOut("  frame: batch\n  compression: true"), []string{"-compression"}},
 	}
 }
 
@@ -87,7 +88,7 @@ func (b *bench) run(c benchCase, input string, lines int) (result, error) {
 	var recv *receiver
 	if c.receiver {
 		var err error
-		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), c.acks); err != nil {
+		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), c.recvArgs); err != nil {
 			return result{}, err
 		}
 		defer recv.kill()
@@ -229,8 +230,8 @@ type receiver struct {
 
 var listening = regexp.MustCompile(`listening on ws://(\S+)/echo`)
 
-func startReceiver(bin string, acks bool) (*receiver, error) {
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-path", "/echo", "-out", os.DevNull, fmt.Sprintf("-ack=%v", acks))
+func startReceiver(bin string, args []string) (*receiver, error) {
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-path", "/echo", "-out", os.DevNull}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
