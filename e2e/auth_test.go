@@ -62,15 +62,7 @@ func TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost(t *testing.T) {
 	})
 	fb.stop(t)
 	recv.stop(t)
-	got := received(t, out)
-	if len(got) != scenarioLines {
-		t.Fatalf("%d lines arrived, want %d", len(got), scenarioLines)
-	}
-	for i, m := range got {
-		if m != line(i) {
-			t.Fatalf("line %d arrived as %q", i, m)
-		}
-	}
+	wantLines(t, received(t, out), scenarioLines)
 	for _, secret := range []string{right, wrong} {
 		if strings.Contains(fb.output(), secret) {
 			t.Fatalf("Filebeat's log shows a token (%s)", secret)

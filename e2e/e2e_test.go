@@ -74,15 +74,7 @@ func deliversEveryLineInOrder(t *testing.T, frame string) {
 
 	fb.stop(t)
 	recv.stop(t)
-	got := received(t, out)
-	if len(got) != lines {
-		t.Fatalf("received %d lines, want %d", len(got), lines)
-	}
-	for i, msg := range got {
-		if want := line(i); msg != want {
-			t.Fatalf("message %d is\n%q, want\n%q", i, msg, want)
-		}
-	}
+	wantLines(t, received(t, out), lines)
 	if !strings.Contains(fb.output(), "websocket output") {
 		t.Fatalf("Filebeat's log does not show the plugin's start line:\n%s", fb.tail())
 	}

@@ -21,11 +21,8 @@ const scenarioLines = 2000
 // unchanged, and stops Filebeat. It returns Filebeat, for its log.
 func ships(t *testing.T, recv *receiver, output string, env ...string) *filebeat {
 	t.Helper()
-	dir := t.TempDir()
-	log := filepath.Join(dir, "app.log")
-	writeLog(t, log, 0, scenarioLines)
 	before := recv.stats(t).Events
-	fb := startFilebeatEnv(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), output, env...)
+	fb := startOnFreshLog(t, output, env...)
 	waitFor(t, time.Minute, fmt.Sprintf("%d events at the receiver", scenarioLines), func() bool {
 		if !fb.running() {
 			t.Fatalf("filebeat exited: %v; its log:\n%s", fb.err, fb.tail())
@@ -42,12 +39,32 @@ func ships(t *testing.T, recv *receiver, output string, env ...string) *filebeat
 	if len(got) != int(before)+scenarioLines {
 		t.Fatalf("the receiver has %d lines, want %d", len(got), int(before)+scenarioLines)
 	}
-	for i, m := range got[before:] {
-		if m != line(i) {
-			t.Fatalf("line %d arrived as %q", i, m)
+	wantLines(t, got[before:], scenarioLines)
+	return fb
+}
+
+// startOnFreshLog starts Filebeat with output on a new log of
+// scenarioLines lines, its data in a new folder.
+func startOnFreshLog(t *testing.T, output string, env ...string) *filebeat {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	writeLog(t, log, 0, scenarioLines)
+	return startFilebeatEnv(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), output, env...)
+}
+
+// wantLines checks that got is the first n lines of a generated log, in
+// order and unchanged.
+func wantLines(t *testing.T, got []string, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("received %d lines, want %d", len(got), n)
+	}
+	for i, msg := range got {
+		if want := line(i); msg != want {
+			t.Fatalf("message %d is\n%q, want\n%q", i, msg, want)
 		}
 	}
-	return fb
 }
 
 // failsToConnect runs Filebeat with output until its log shows a failed
@@ -55,11 +72,8 @@ func ships(t *testing.T, recv *receiver, output string, env ...string) *filebeat
 // stops Filebeat. It returns Filebeat, for its log.
 func failsToConnect(t *testing.T, recv *receiver, output string, want ...string) *filebeat {
 	t.Helper()
-	dir := t.TempDir()
-	log := filepath.Join(dir, "app.log")
-	writeLog(t, log, 0, scenarioLines)
 	before := recv.stats(t).Events
-	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), output)
+	fb := startOnFreshLog(t, output)
 	var failure string
 	waitFor(t, time.Minute, fmt.Sprintf("a failed connection with %q in Filebeat's log", want), func() bool {
 		for _, l := range strings.Split(fb.output(), "\n") {
