@@ -220,8 +220,11 @@ func copyTree(t *testing.T, from, to string, skip ...string) {
 		}
 		rel, _ := filepath.Rel(from, path)
 		for _, s := range skip {
-			if rel == s {
+			if rel == s && d.IsDir() {
 				return filepath.SkipDir
+			}
+			if rel == s {
+				return nil // in a git worktree .git is a file: SkipDir would skip its siblings
 			}
 		}
 		target := filepath.Join(to, rel)
