@@ -7,6 +7,8 @@
 #   ./build.sh plugin   rebuild only dist/websocket.so (the hot-swap path); with
 #                       a dist/filebeat it must pass plugincheck against it,
 #                       or dist/websocket.so stays as it was
+#   ./build.sh dist     build, then bundle a release:
+#                       dist/websocket-output-<version>-<os>-<arch>.tar.gz
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
 #   ./build.sh test     build, then run every test (unit, race, end to end) and
@@ -16,7 +18,8 @@
 #   ./build.sh bench smoke   the same on a small input, once: checks it runs
 #
 # Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
-# git describe, else "dev").
+# git describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's
+# files, default: the commit's).
 #
 # go.mod pins the Go release: its toolchain line if it has one, else its go
 # line. Go reads that line as a minimum, and a newer go would build a plugin
@@ -161,6 +164,33 @@ build_all() {
 	echo "built $DIST in $((SECONDS - started))s: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
 }
 
+# bundle packs dist/ into a release tarball: the two binaries, plugincheck,
+# the example configuration, the README (for its INSTALL section),
+# BUILDINFO and SHA256SUMS of them all. Names, owners, modes and times are
+# fixed, so the same binaries give the same tarball.
+bundle() {
+	local name stage files=(filebeat websocket.so plugincheck filebeat.yml.example README.md BUILDINFO)
+	name=websocket-output-$(cat "$DIST/websocket.so.version")-$(go env GOOS)-$(go env GOARCH)
+	stage=$(mktemp -d)
+	mkdir "$stage/$name"
+	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" filebeat.yml.example README.md "$DIST/BUILDINFO" "$stage/$name/"
+	(cd "$stage/$name" && sha256sum "${files[@]}" >SHA256SUMS)
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
+		--mtime="@$(source_date)" -C "$stage" -cf - "$name" | gzip -n >"$DIST/$name.tar.gz"
+	rm -rf "$stage"
+	echo "bundled $DIST/$name.tar.gz" >&2
+}
+
+# source_date is the time the bundle gives its files: SOURCE_DATE_EPOCH,
+# else the commit's time, else 0.
+source_date() {
+	if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+		echo "$SOURCE_DATE_EPOCH"
+	else
+		git log -1 --format=%ct 2>/dev/null || echo 0
+	fi
+}
+
 demo() {
 	build_all
 	local lines=12 port=""
@@ -242,6 +272,10 @@ plugin)
 	write_buildinfo
 	;;
 demo) demo ;;
+dist)
+	build_all
+	bundle
+	;;
 test)
 	build_all
 	go vet ./...
@@ -253,7 +287,7 @@ bench)
 	bench "${2:-full}"
 	;;
 *)
-	echo "usage: $0 [all|plugin|demo|test|bench [smoke]]" >&2
+	echo "usage: $0 [all|plugin|dist|demo|test|bench [smoke]]" >&2
 	exit 2
 	;;
 esac
