@@ -233,6 +233,12 @@ type filebeat struct {
 // output.websocket settings, its data under dir.
 func startFilebeat(t *testing.T, dir, plugin, inputs, output string) *filebeat {
 	t.Helper()
+	return startFilebeatFrom(t, filepath.Join(dist, "filebeat"), dir, plugin, inputs, output)
+}
+
+// startFilebeatFrom is startFilebeat with another Filebeat binary.
+func startFilebeatFrom(t *testing.T, binary, dir, plugin, inputs, output string) *filebeat {
+	t.Helper()
 	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
 	cfg := fmt.Sprintf(`filebeat.inputs:
@@ -249,7 +255,7 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, filepath.Join(dir, "filebeat.log"), filepath.Join(dist, "filebeat"),
+	p := start(t, filepath.Join(dir, "filebeat.log"), binary,
 		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
 		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
