@@ -49,7 +49,7 @@ require_pinned_go() {
 build.sh: this module pins $PINNED_GO (go.mod), but go is ${actual:-missing}.
 A plugin loads only into a Filebeat built with the same Go release, so every
 build uses exactly that one. Fix: install $PINNED_GO, or let the go command
-fetch it from the module proxy: GOTOOLCHAIN=$PINNED_GO ./build.sh ${ARGS[*]}
+fetch it from the module proxy: GOTOOLCHAIN=$PINNED_GO ./build.sh${ARGS[*]:+ ${ARGS[*]}}
 EOF
 		exit 1
 	fi

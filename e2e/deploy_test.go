@@ -120,6 +120,33 @@ func TestBuildPlugin_RefusesFilebeatOfAnotherGoRelease(t *testing.T) {
 	}
 }
 
+func TestBuild_RefusesAGoOtherThanGoModPins(t *testing.T) {
+	// A copy of the module whose go.mod pins a release no machine has;
+	// GOTOOLCHAIN=local keeps the go command from fetching it.
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	copyTree(t, root, src, "dist", ".git", ".bench")
+	mustRun(t, src, []string{"GOTOOLCHAIN=local"}, "go", "mod", "edit", "-toolchain=go1.99.0")
+	out, status := runIn(t, src, []string{"GOTOOLCHAIN=local", "DIST=" + filepath.Join(dir, "dist")}, "./build.sh", "plugin")
+	want := "build.sh: this module pins go1.99.0 (go.mod), but go is " + goRelease(t)
+	if status == 0 || !strings.Contains(out, want) || !strings.Contains(out, "Fix: install go1.99.0, or let the go command\nfetch it from the module proxy: GOTOOLCHAIN=go1.99.0 ./build.sh plugin") {
+		t.Fatalf("./build.sh plugin exited %d, want a refusal starting %q, with the fix:\n%s", status, want, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dist")); err == nil {
+		t.Fatal("the refused build made a dist folder")
+	}
+}
+
+// goRelease is the Go release that built dist/filebeat: the pinned one.
+func goRelease(t *testing.T) string {
+	t.Helper()
+	bi, err := buildinfo.ReadFile(filepath.Join(dist, "filebeat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bi.GoVersion
+}
+
 // TestRelease builds the release bundle once, from a copy of the module in
 // another folder, and checks it from several sides.
 func TestRelease(t *testing.T) {
