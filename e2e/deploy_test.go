@@ -32,6 +32,14 @@ func TestPluginCheck_SaysCompatibleForTheBuildOfDist(t *testing.T) {
 	}
 }
 
+func TestPluginCheck_SwappedArgumentsAreAUsageError(t *testing.T) {
+	out, status := runIn(t, root, nil, filepath.Join(dist, "plugincheck"),
+		filepath.Join(dist, "websocket.so"), filepath.Join(dist, "filebeat"))
+	if status != 2 || !strings.Contains(out, "is a plugin and") || !strings.Contains(out, "give the program first") {
+		t.Fatalf("plugincheck exited %d, want 2 and a usage error:\n%s", status, out)
+	}
+}
+
 // gorillaVersion is the gorilla/websocket a mismatched plugin is built with:
 // older than go.mod's, and still newer than what Beats requires, so minimal
 // version selection takes it.

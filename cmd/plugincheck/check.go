@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -114,7 +115,7 @@ func settingDifferences(host, plugin *debug.BuildInfo, n names) []string {
 		keys[s.Key] = true
 	}
 	var found []string
-	for _, key := range sorted(keys) {
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		h, p := setting(host, key), setting(plugin, key)
 		effect, known := settingEffects[key]
 		if h == p || (known && effect == ignored) {
@@ -208,21 +209,14 @@ func orUnset(v string) string {
 	return v
 }
 
-func sorted(set map[string]bool) []string {
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
+// sortedShared returns the paths in both a and b, sorted.
 func sortedShared(a, b map[string]*debug.Module) []string {
-	shared := map[string]bool{}
+	var shared []string
 	for path := range a {
 		if b[path] != nil {
-			shared[path] = true
+			shared = append(shared, path)
 		}
 	}
-	return sorted(shared)
+	slices.Sort(shared)
+	return shared
 }
