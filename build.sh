@@ -93,7 +93,8 @@ build_plugin() {
 	local version host_go
 	version=$(plugin_version)
 	if [ -f "$DIST/filebeat" ]; then
-		host_go=$(go version "$DIST/filebeat" | awk '{ print $NF }')
+		host_go=$(go version "$DIST/filebeat" 2>/dev/null | awk '{ print $NF }') || true
+		host_go=${host_go:-"no Go build information"}
 		if [ "$host_go" != "$PINNED_GO" ]; then
 			cat >&2 <<EOF
 build.sh: refusing to build websocket.so for $DIST/filebeat: that filebeat was
