@@ -4,7 +4,11 @@
 # demo and the tests.
 #
 #   ./build.sh          build dist/filebeat, dist/websocket.so, dist/wsreceiver
-#   ./build.sh plugin   rebuild only dist/websocket.so (the hot-swap path)
+#   ./build.sh plugin   rebuild only dist/websocket.so (the hot-swap path); with
+#                       a dist/filebeat it must pass plugincheck against it,
+#                       or dist/websocket.so stays as it was
+#   ./build.sh dist     build, then bundle a release:
+#                       dist/websocket-output-<version>-<os>-<arch>.tar.gz
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
 #   ./build.sh test     build, then run every test (unit, race, end to end) and
@@ -16,12 +20,45 @@
 #   ./build.sh bench smoke   the same on a small input, once: checks it runs
 #
 # Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
-# git describe, else "dev").
+# git describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's
+# files, default: the commit's).
+#
+# go.mod pins the Go release: its toolchain line if it has one, else its go
+# line. Go reads that line as a minimum, and a newer go would build a plugin
+# that a filebeat built before cannot load, so every build checks that go is
+# exactly the pinned release.
 set -euo pipefail
 
 cd "$(dirname "$0")"
 ROOT=$PWD
 DIST=${DIST:-$ROOT/dist}
+ARGS=("$@")
+
+# pinned_go prints the Go release go.mod pins, such as go1.26.8.
+pinned_go() {
+	local toolchain version
+	toolchain=$(awk '$1 == "toolchain" { print $2 }' go.mod)
+	version=$(awk '$1 == "go" { print $2 }' go.mod)
+	echo "${toolchain:-go$version}"
+}
+
+# require_pinned_go stops the build unless go is the pinned release.
+require_pinned_go() {
+	local actual
+	actual=$(go env GOVERSION 2>&1) || true
+	if [ "$actual" != "$PINNED_GO" ]; then
+		cat >&2 <<EOF
+build.sh: this module pins $PINNED_GO (go.mod), but go is ${actual:-missing}.
+A plugin loads only into a Filebeat built with the same Go release, so every
+build uses exactly that one. Fix: install $PINNED_GO, or let the go command
+fetch it from the module proxy: GOTOOLCHAIN=$PINNED_GO ./build.sh${ARGS[*]:+ ${ARGS[*]}}
+EOF
+		exit 1
+	fi
+}
+
+PINNED_GO=$(pinned_go)
+require_pinned_go
 MODULE=$(go list -m)
 
 # The flags of every build, host and plugin alike. The environment's GOFLAGS
@@ -43,15 +80,56 @@ plugin_version() {
 build_host() {
 	echo "building $DIST/filebeat (the first build takes a few minutes)" >&2
 	go build "${BUILD_FLAGS[@]}" -o "$DIST/filebeat" ./cmd/filebeat
+	plugin_version >"$DIST/filebeat.version"
 }
 
+build_checker() {
+	go build "${BUILD_FLAGS[@]}" -o "$DIST/plugincheck" ./cmd/plugincheck
+}
+
+# build_plugin builds websocket.so. Given a $DIST/filebeat, it refuses
+# before building if that filebeat was built with another Go release, and
+# after building if plugincheck finds any mismatch; either way the previous
+# websocket.so stays.
 build_plugin() {
-	local version
+	local version host_go
 	version=$(plugin_version)
+	if [ -f "$DIST/filebeat" ]; then
+		host_go=$(go version "$DIST/filebeat" 2>/dev/null | awk '{ print $NF }') || true
+		host_go=${host_go:-"no Go build information"}
+		if [ "$host_go" != "$PINNED_GO" ]; then
+			cat >&2 <<EOF
+build.sh: refusing to build websocket.so for $DIST/filebeat: that filebeat was
+built with $host_go, this checkout pins $PINNED_GO (go.mod), and Go loads a
+plugin only into a program built with the same Go release. Fix, either:
+  ./build.sh        rebuild filebeat and websocket.so together, and deploy both
+  or build the plugin from the commit that filebeat was built from
+  ($(cat "$DIST/filebeat.version" 2>/dev/null || echo "see $DIST/BUILDINFO")): git checkout <it> && ./build.sh plugin
+EOF
+			exit 1
+		fi
+	fi
+
 	echo "building $DIST/websocket.so $version" >&2
+	build_checker
+	local staging verdict
+	staging=$(mktemp -d "$DIST/.websocket.so.XXXXXX")
 	go build "${BUILD_FLAGS[@]}" -buildmode=plugin \
 		-ldflags "-X $MODULE/wsclient.Version=$version" \
-		-o "$DIST/websocket.so" .
+		-o "$staging/websocket.so" .
+	if [ -f "$DIST/filebeat" ]; then
+		if ! verdict=$("$DIST/plugincheck" "$DIST/filebeat" "$staging/websocket.so"); then
+			rm -rf "$staging"
+			echo "build.sh: refusing websocket.so $version, $DIST/websocket.so is unchanged:" >&2
+			echo "$verdict" >&2
+			exit 1
+		fi
+		echo "$verdict" >&2
+	else
+		echo "no $DIST/filebeat to check websocket.so against" >&2
+	fi
+	mv "$staging/websocket.so" "$DIST/websocket.so"
+	rmdir "$staging"
 	echo "$version" >"$DIST/websocket.so.version"
 }
 
@@ -64,8 +142,12 @@ write_buildinfo() {
 	{
 		echo "go: $(go env GOVERSION)"
 		echo "beats: $(go list -m -f '{{.Version}}' github.com/elastic/beats/v7)"
+		echo "filebeat: built from $(cat "$DIST/filebeat.version" 2>/dev/null || echo unknown)"
 		echo "plugin: $(cat "$DIST/websocket.so.version" 2>/dev/null || echo unknown)"
 		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS ${BUILD_FLAGS[*]}"
+		if [ -f "$DIST/filebeat" ]; then
+			echo "check: $("$DIST/plugincheck" "$DIST/filebeat" "$DIST/websocket.so" | head -n 1)"
+		fi
 		echo "sha256:"
 		for f in filebeat websocket.so; do
 			if [ -f "$DIST/$f" ]; then
@@ -83,6 +165,33 @@ build_all() {
 	build_receiver
 	write_buildinfo
 	echo "built $DIST in $((SECONDS - started))s: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
+}
+
+# bundle packs dist/ into a release tarball: the two binaries, plugincheck,
+# the example configuration, the README (for its INSTALL section),
+# BUILDINFO and SHA256SUMS of them all. Names, owners, modes and times are
+# fixed, so the same binaries give the same tarball.
+bundle() {
+	local name stage files=(filebeat websocket.so plugincheck filebeat.yml.example README.md BUILDINFO)
+	name=websocket-output-$(cat "$DIST/websocket.so.version")-$(go env GOOS)-$(go env GOARCH)
+	stage=$(mktemp -d)
+	mkdir "$stage/$name"
+	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" filebeat.yml.example README.md "$DIST/BUILDINFO" "$stage/$name/"
+	(cd "$stage/$name" && sha256sum "${files[@]}" >SHA256SUMS)
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
+		--mtime="@$(source_date)" -C "$stage" -cf - "$name" | gzip -n >"$DIST/$name.tar.gz"
+	rm -rf "$stage"
+	echo "bundled $DIST/$name.tar.gz" >&2
+}
+
+# source_date is the time the bundle gives its files: SOURCE_DATE_EPOCH,
+# else the commit's time, else 0.
+source_date() {
+	if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+		echo "$SOURCE_DATE_EPOCH"
+	else
+		git log -1 --format=%ct 2>/dev/null || echo 0
+	fi
 }
 
 demo() {
@@ -185,6 +294,10 @@ plugin)
 	write_buildinfo
 	;;
 demo) demo ;;
+dist)
+	build_all
+	bundle
+	;;
 test)
 	test_programs
 	build_all
@@ -197,7 +310,7 @@ bench)
 	bench "${2:-full}"
 	;;
 *)
-	echo "usage: $0 [all|plugin|demo|test|bench [smoke]]" >&2
+	echo "usage: $0 [all|plugin|dist|demo|test|bench [smoke]]" >&2
 	exit 2
 	;;
 esac

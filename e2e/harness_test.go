@@ -252,12 +252,18 @@ type filebeat struct {
 // output.websocket settings, its data under dir.
 func startFilebeat(t *testing.T, dir, plugin, inputs, output string) *filebeat {
 	t.Helper()
-	return startFilebeatEnv(t, dir, plugin, inputs, output)
+	return startFilebeatFrom(t, filepath.Join(dist, "filebeat"), dir, plugin, inputs, output)
 }
 
 // startFilebeatEnv is startFilebeat with further environment variables
 // ("KEY=value"), which the configuration can use as ${KEY}.
 func startFilebeatEnv(t *testing.T, dir, plugin, inputs, output string, env ...string) *filebeat {
+	t.Helper()
+	return startFilebeatFrom(t, filepath.Join(dist, "filebeat"), dir, plugin, inputs, output, env...)
+}
+
+// startFilebeatFrom is startFilebeatEnv with another Filebeat binary.
+func startFilebeatFrom(t *testing.T, binary, dir, plugin, inputs, output string, env ...string) *filebeat {
 	t.Helper()
 	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
@@ -275,7 +281,7 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, filepath.Join(dist, "filebeat"),
+	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, binary,
 		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
 		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
