@@ -15,16 +15,17 @@ import (
 // never shows in Filebeat's log.
 func TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost(t *testing.T) {
 	const (
-		right  = "tok-3f9a1c0d-right"
-		wrong  = "tok-77e0b2aa-wrong"
-		window = 5 * time.Second
+		right       = "tok-3f9a1c0d-right"
+		wrong       = "tok-77e0b2aa-wrong"
+		window      = 5 * time.Second
+		backoffInit = 500 * time.Millisecond
 	)
 	dir := t.TempDir()
 	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
 	writeLog(t, log, 0, scenarioLines)
 	recv := startReceiver(t, dir, "127.0.0.1:0", out, "-token", right)
 	plugin := filepath.Join(dist, "websocket.so")
-	base := fmt.Sprintf("addr: %q\npath: /echo\nbackoff.init: 500ms\nbackoff.max: 2s\n", recv.addr)
+	base := fmt.Sprintf("addr: %q\npath: /echo\nbackoff.init: %v\nbackoff.max: 2s\n", recv.addr, backoffInit)
 	withToken := base + `headers.Authorization: "Bearer ${WS_TOKEN}"`
 
 	// Filebeat's data folder is the same for every run, so each starts
@@ -41,9 +42,9 @@ func TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost(t *testing.T) {
 		time.Sleep(window) // the window in which connection attempts are counted
 		attempts := recv.stats(t).Refused - before
 		fb.stop(t)
-		// With backoff.init 500ms doubling up to 2s, a 5s window holds a few
-		// attempts; without backoff it would hold thousands.
-		if attempts < 1 || attempts > 6 {
+		// Every wait is at least backoff.init, so a window holds at most
+		// window/backoff.init + 1 attempts; without backoff, thousands.
+		if attempts < 1 || attempts > int64(window/backoffInit)+1 {
 			t.Fatalf("%s: %d connection attempts in %v: want backoff", what, attempts, window)
 		}
 		if n := recv.stats(t).Events; n != 0 {
@@ -70,5 +71,21 @@ func TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost(t *testing.T) {
 		if strings.Contains(recv.output(), secret) {
 			t.Fatalf("the receiver's log shows a token (%s)", secret)
 		}
+	}
+}
+
+// Basic authentication: username and password, the password from the
+// environment, as it would come from Filebeat's keystore.
+func TestAuth_BasicAuthenticationShipsAndNeverLogsThePassword(t *testing.T) {
+	const password = "pw-5d1e77c3"
+	dir := t.TempDir()
+	recv := startReceiver(t, dir, "127.0.0.1:0", filepath.Join(dir, "received.log"), "-basic-auth", "filebeat:"+password)
+	fb := ships(t, recv, fmt.Sprintf("addr: %q\npath: /echo\nusername: filebeat\npassword: \"${WS_PASSWORD}\"\n", recv.addr),
+		"WS_PASSWORD="+password)
+	if strings.Contains(fb.output(), password) {
+		t.Fatal("Filebeat's log shows the password")
+	}
+	if s := recv.stats(t); s.Refused != 0 {
+		t.Fatalf("%d handshakes refused", s.Refused)
 	}
 }

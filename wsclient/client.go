@@ -36,6 +36,7 @@ var (
 // Connect fails and Publish hands batches back.
 type Client struct {
 	url          *url.URL
+	name         string // the URL as display shows it: never with credentials
 	dialer       *websocket.Dialer
 	header       http.Header // the handshake's extra headers: may hold credentials
 	compression  int         // deflate level when compression was asked for; 0: off
@@ -94,6 +95,7 @@ func newClient(cfg config, ep *endpoint, enc encode.Encoder, observer outputs.Ob
 	}
 	return &Client{
 		url:          ep.url,
+		name:         display(ep.url),
 		dialer:       ep.dialer,
 		header:       ep.header,
 		compression:  compression,
@@ -123,7 +125,7 @@ func newClient(cfg config, ep *endpoint, enc encode.Encoder, observer outputs.Ob
 
 // String names the client in Filebeat's logs; it never shows credentials.
 func (c *Client) String() string {
-	return "websocket(" + c.url.Redacted() + ")"
+	return "websocket(" + c.name + ")"
 }
 
 // Connect dials the server. After a failed connect or publish it first waits
@@ -154,9 +156,9 @@ func (c *Client) Connect() error {
 			return errClosed
 		}
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
-			return fmt.Errorf("connect to %s: handshake refused: HTTP %s%s", c.url.Redacted(), resp.Status, refusalHint(resp))
+			return fmt.Errorf("connect to %s: handshake refused: HTTP %s%s", c.name, resp.Status, refusalHint(resp))
 		}
-		return fmt.Errorf("connect to %s: %w%s", c.url.Redacted(), err, dialHint(err))
+		return fmt.Errorf("connect to %s: %w%s", c.name, err, dialHint(err))
 	}
 	if c.ackTimeout > 0 && ws.Subprotocol() != AckSubprotocol {
 		// Never fall back to sending without acknowledgements.
@@ -164,7 +166,7 @@ func (c *Client) Connect() error {
 		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait))
 		ws.Close()
 		return fmt.Errorf("connect to %s: server did not accept subprotocol %s; it cannot acknowledge (set ack.enabled: false for a server without acknowledgements)",
-			c.url.Redacted(), AckSubprotocol)
+			c.name, AckSubprotocol)
 	}
 
 	if c.compression > 0 {
@@ -198,9 +200,9 @@ func (c *Client) Connect() error {
 // permessage-deflate, and says once if it did not: the data then goes
 // uncompressed, which is not an error.
 func (c *Client) useCompression(ws *websocket.Conn, resp *http.Response) {
-	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+	if !strings.Contains(strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ","), "permessage-deflate") {
 		if !c.toldUncompressed {
-			c.log.Warnf("%s did not accept permessage-deflate (compression: true): sending uncompressed", c.url.Redacted())
+			c.log.Warnf("%s did not accept permessage-deflate (compression: true): sending uncompressed", c.name)
 			c.toldUncompressed = true
 		}
 		return
@@ -281,8 +283,9 @@ func dialHint(err error) string {
 	var hostname x509.HostnameError
 	var tlsRecord tls.RecordHeaderError
 	// A TLS alert from the server arrives as a net.OpError around an
-	// unexported type; only its text tells which.
-	alert := err.Error()
+	// unexported type, and gorilla's compression error is unexported too:
+	// only their text tells which.
+	msg := err.Error()
 	switch {
 	case errors.As(err, &unknownCA):
 		return " (set ssl.certificate_authorities to the CA that signed the server's certificate)"
@@ -290,10 +293,12 @@ func dialHint(err error) string {
 		return " (the certificate does not name the host in the URL)"
 	case errors.As(err, &tlsRecord):
 		return " (the server does not speak TLS: use ws://, or check the port)"
-	case strings.Contains(alert, "remote error: tls: certificate required"), strings.Contains(alert, "remote error: tls: bad certificate"):
+	case strings.Contains(msg, "remote error: tls: certificate required"), strings.Contains(msg, "remote error: tls: bad certificate"):
 		return " (the server requires a client certificate it trusts: set ssl.certificate and ssl.key)"
-	case strings.Contains(alert, "remote error: tls: unknown certificate authority"):
+	case strings.Contains(msg, "remote error: tls: unknown certificate authority"):
 		return " (the server does not trust the CA that signed ssl.certificate)"
+	case strings.Contains(msg, "websocket: invalid compression negotiation"):
+		return " (the server accepted permessage-deflate only with context takeover, which this client does not do: set compression: false)"
 	}
 	return ""
 }

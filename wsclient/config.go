@@ -2,13 +2,13 @@ package wsclient
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
@@ -17,7 +17,8 @@ import (
 // duration string ("30s") or a number of seconds (30), as the original design
 // wrote ping_interval.
 type config struct {
-	// Workers is the number of connections, each publishing batches on its own. Default 1.
+	// Workers is the number of connections per host (with LoadBalance) or
+	// in all (without), each publishing batches on its own. Default 1.
 	Workers int `config:"workers"`
 	// BatchSize is the most events one Publish call gets. Default 2048.
 	BatchSize int `config:"batch_size"`
@@ -30,9 +31,10 @@ type config struct {
 	// the alternative to Schema, Addr and Path; exactly one of the two forms
 	// must be given (checkServerKeys). Default unset.
 	Hosts []string `config:"hosts"`
-	// LoadBalance spreads batches over all hosts; false sends to one host at
-	// a time and fails over to another when it fails. Each host gets
-	// Workers connections either way. Default false, as Filebeat's
+	// LoadBalance spreads batches over all hosts, each with Workers
+	// connections. False makes each of the Workers connections a libbeat
+	// failover client: it uses one host and another after a failure, so
+	// with Workers 1 one host at a time. Default false, as Filebeat's
 	// Logstash output.
 	LoadBalance bool `config:"loadbalance"`
 
@@ -54,10 +56,15 @@ type config struct {
 	// TLS is Filebeat's standard ssl.* settings, for wss:// servers.
 	// Default unset: the system's CA roots, full verification.
 	TLS *tlscommon.Config `config:"ssl"`
-	// Proxy is Filebeat's standard proxy_url, proxy_disable and
-	// proxy_headers. Without proxy_url the environment's HTTP_PROXY,
-	// HTTPS_PROXY and NO_PROXY apply. Default unset.
-	Proxy httpcommon.HTTPClientProxySettings `config:",inline"`
+	// ProxyURL, ProxyHeaders and ProxyDisable are Filebeat's standard
+	// proxy_url, proxy_headers and proxy_disable, turned into libbeat's
+	// httpcommon settings by proxySettings; read as plain values here so
+	// that a bad proxy_url's error cannot show its password. Without
+	// proxy_url the environment's HTTP_PROXY, HTTPS_PROXY and NO_PROXY
+	// apply. Defaults unset and false.
+	ProxyURL     string            `config:"proxy_url"`
+	ProxyHeaders map[string]string `config:"proxy_headers"`
+	ProxyDisable bool              `config:"proxy_disable"`
 
 	// Compression negotiates permessage-deflate. Default false.
 	Compression bool `config:"compression"`
@@ -233,7 +240,7 @@ func (c *config) delivery() string {
 func (c *config) describeHosts(urls []*url.URL) string {
 	names := make([]string, len(urls))
 	for i, u := range urls {
-		names[i] = u.Redacted()
+		names[i] = display(u)
 	}
 	switch {
 	case len(urls) == 1:
@@ -261,11 +268,11 @@ func (c *config) describeConnection() string {
 	if c.Username != "" {
 		parts = append(parts, "basic auth")
 	}
-	switch {
-	case c.Proxy.Disable:
+	switch u, _ := c.proxyURL(); {
+	case c.ProxyDisable:
 		parts = append(parts, "proxy: disabled")
-	case c.Proxy.URL != nil:
-		parts = append(parts, "proxy: "+c.Proxy.URL.URI().Redacted())
+	case u != nil:
+		parts = append(parts, "proxy: "+display(u))
 	}
 	if c.Compression {
 		parts = append(parts, fmt.Sprintf("compression: level %d", c.CompressionLevel))
@@ -274,4 +281,19 @@ func (c *config) describeConnection() string {
 		return ""
 	}
 	return ", " + strings.Join(parts, ", ")
+}
+
+// cleartextHost names a ws:// host, other than a loopback one, that the
+// handshake's headers and credentials would reach unencrypted; "" if none.
+func (c *config) cleartextHost(urls []*url.URL) string {
+	if len(c.Headers) == 0 && c.Username == "" {
+		return ""
+	}
+	for _, u := range urls {
+		ip := net.ParseIP(u.Hostname())
+		if u.Scheme == "ws" && u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return display(u)
+		}
+	}
+	return ""
 }

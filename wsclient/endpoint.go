@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 )
 
@@ -40,44 +42,101 @@ func checkServerKeys(cfg *common.Config) error {
 	return nil
 }
 
-// validateHosts checks each of hosts. Errors show a URL without its
-// credentials.
+// validateHosts checks each of hosts and proxy_url. Errors show URLs as
+// display does.
 func (c *config) validateHosts() error {
 	for i, h := range c.Hosts {
-		u, err := url.Parse(h)
+		if !strings.Contains(h, "://") {
+			return fmt.Errorf("hosts[%d]: give a full URL, such as \"ws://%s/echo\" or \"wss://...\"", i, strings.SplitN(h, "/", 2)[0])
+		}
+		u, err := parseURL(h)
 		if err != nil {
-			var urlErr *url.Error
-			if errors.As(err, &urlErr) {
-				err = urlErr.Err // url.Error repeats the URL, password and all
-			}
 			return fmt.Errorf("hosts[%d]: not a URL: %w", i, err)
 		}
 		switch {
 		case u.Scheme != "ws" && u.Scheme != "wss":
-			return fmt.Errorf("hosts[%d]: %q: scheme %q is not supported, use ws:// or wss://", i, u.Redacted(), u.Scheme)
+			return fmt.Errorf("hosts[%d]: %q: scheme %q is not supported, use ws:// or wss://", i, display(u), u.Scheme)
 		case u.Host == "":
-			return fmt.Errorf("hosts[%d]: %q has no host", i, u.Redacted())
+			return fmt.Errorf("hosts[%d]: %q has no host", i, display(u))
 		case u.User != nil:
-			return fmt.Errorf("hosts[%d]: %q: credentials in the URL are not supported, use username and password", i, u.Redacted())
+			return fmt.Errorf("hosts[%d]: %q: credentials in the URL are not supported, use username and password", i, display(u))
 		case u.Fragment != "":
-			return fmt.Errorf("hosts[%d]: %q: a WebSocket URL has no #fragment", i, u.Redacted())
+			return fmt.Errorf("hosts[%d]: %q: a WebSocket URL has no #fragment", i, display(u))
 		}
 	}
-	if c.TLS.IsEnabled() {
+	proxy, err := c.proxyURL()
+	if err != nil {
+		return err
+	}
+	// ssl.* apply to wss:// servers and to an https:// proxy; a ws:// server
+	// without one would silently get none of them.
+	if c.TLS.IsEnabled() && (proxy == nil || proxy.Scheme != "https") {
 		for _, u := range c.urls() {
 			if u.Scheme != "wss" {
-				return fmt.Errorf("ssl: settings are given but %s is not a wss:// URL, so they would not apply; use wss (or set ssl.enabled: false)", u.Redacted())
+				return fmt.Errorf("ssl: settings are given but %s is not a wss:// URL, so they would not apply; use wss (or set ssl.enabled: false)", display(u))
 			}
 		}
 	}
-	if p := c.Proxy.URL; p != nil {
-		switch p.Scheme {
-		case "http", "https", "socks5", "socks5h":
-		default:
-			return fmt.Errorf("proxy_url: scheme %q is not supported, use http, https or socks5", p.Scheme)
-		}
-	}
 	return nil
+}
+
+// proxyURL is proxy_url parsed and checked, or nil when unset.
+func (c *config) proxyURL() (*url.URL, error) {
+	if c.ProxyURL == "" {
+		return nil, nil
+	}
+	u, err := parseURL(c.ProxyURL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("proxy_url: not a URL: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h":
+		return nil, fmt.Errorf("proxy_url: scheme %q is not supported, use http, https or socks5", u.Scheme)
+	case u.Host == "":
+		return nil, fmt.Errorf("proxy_url: %q has no host", display(u))
+	}
+	return u, nil
+}
+
+// proxySettings are proxy_url, proxy_headers and proxy_disable as libbeat's
+// HTTP outputs take them: without proxy_url the environment's apply.
+func (c *config) proxySettings() httpcommon.HTTPClientProxySettings {
+	u, _ := c.proxyURL() // validated
+	settings := httpcommon.HTTPClientProxySettings{Headers: c.ProxyHeaders, Disable: c.ProxyDisable}
+	if u != nil {
+		settings.URL = httpcommon.NewProxyURIFromURL(*u)
+	}
+	return settings
+}
+
+// parseURL is url.Parse with an error that does not repeat the URL, which
+// may hold a password.
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err
+	}
+	return u, err
+}
+
+// display names a URL in logs and errors: without its password, and with
+// the values of its query, where a token may be, masked.
+func display(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.Redacted()
+	}
+	masked := *u
+	q := u.Query()
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = url.QueryEscape(k) + "=xxxxx"
+	}
+	masked.RawQuery = strings.Join(keys, "&")
+	return masked.Redacted()
 }
 
 // handshakeHeaders are set by the WebSocket handshake itself, so a
@@ -132,7 +191,7 @@ type endpoint struct {
 // settings, nil when there are none (the system's roots, full verification).
 func newEndpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) *endpoint {
 	dialer := &websocket.Dialer{
-		NetDialContext:    newProxyDialer(cfg.Proxy, u, tlsConfig).DialContext,
+		NetDialContext:    newProxyDialer(cfg.proxySettings(), u, tlsConfig).DialContext,
 		HandshakeTimeout:  cfg.Timeout,
 		WriteBufferSize:   writeBufferSize,
 		EnableCompression: cfg.Compression,

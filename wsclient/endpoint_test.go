@@ -3,6 +3,7 @@ package wsclient
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,6 +51,19 @@ func TestConnect_WSSWithVerificationNoneAcceptsAnyCertificate(t *testing.T) {
 	mustConnect(t, c)
 }
 
+func TestConnect_WSSToAHostTheCertificateDoesNotNameFailsWithAHint(t *testing.T) {
+	s := newTestServer(t, func(s *testServer) { s.tls = true }) // httptest's certificate: example.com, 127.0.0.1, ::1
+	cfg := wssConfig(s)
+	_, port, _ := net.SplitHostPort(s.addr())
+	cfg.Addr = net.JoinHostPort("localhost", port)
+	cfg.TLS = &tlscommon.Config{CAs: []string{s.certPEM()}}
+	c, _ := newTestClient(t, cfg)
+	err := c.Connect()
+	if err == nil || !strings.Contains(err.Error(), "localhost") || !strings.Contains(err.Error(), "does not name the host") {
+		t.Fatalf("connect to a host the certificate does not name: %v", err)
+	}
+}
+
 func TestConnect_PlainWSToATLSPortSaysTheServerSpeaksTLS(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.tls = true })
 	c, _ := newTestClient(t, testConfig(s)) // ws://
@@ -89,20 +103,26 @@ func TestConnect_RefusedCredentialsGiveTheStatusWithoutTheToken(t *testing.T) {
 
 func TestPublish_CompressionNegotiatedAndDataIntact(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.compress = true })
-	cfg := testConfig(s)
+	cfg := batchConfig(s)
 	cfg.Compression, cfg.CompressionLevel = true, 9
-	c, _ := newTestClient(t, cfg)
+	c, obs := newTestClient(t, cfg)
 	mustConnect(t, c)
 	if ext := s.handshake().Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
 		t.Fatalf("the client did not offer permessage-deflate: %q", ext)
 	}
-	if err := c.Publish(context.Background(), batchOf(50)); err != nil {
+	handshake := s.wire.Load()
+	if err := c.Publish(context.Background(), batchOf(200)); err != nil {
 		t.Fatal(err)
 	}
-	for i, m := range s.receive(50) {
+	lines := strings.Split(strings.TrimSuffix(s.receive(1)[0], "\n"), "\n")
+	for i, m := range lines {
 		if got, want := messageOf(t, m), fmt.Sprint("event ", i); got != want {
-			t.Fatalf("message %d: %q, want %q", i, got, want)
+			t.Fatalf("event %d: %q, want %q", i, got, want)
 		}
+	}
+	// 200 similar events compress to a small fraction of their size.
+	if wire, sent := s.wire.Load()-handshake, obs.writeBytes.Load(); len(lines) != 200 || wire > sent/4 {
+		t.Fatalf("%d events: %d bytes on the wire for a %d-byte message", len(lines), wire, sent)
 	}
 }
 

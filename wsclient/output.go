@@ -55,6 +55,9 @@ func MakeOutput(
 	log.Infof("websocket output %s (built with Beats %s, %s): %s, %d worker(s) per host, frame: %s, %s, %s%s",
 		Version, version.GetDefaultVersion(), runtime.Version(), config.describeHosts(urls), config.Workers,
 		config.Frame, config.encoding(), config.delivery(), config.describeConnection())
+	if host := config.cleartextHost(urls); host != "" {
+		log.Warnf("headers and credentials go unencrypted to %s: use wss:// to protect them", host)
+	}
 	if tlsConfig != nil && tlsConfig.Verification == tlscommon.VerifyNone {
 		log.Warn("ssl.verification_mode: none: the server's certificate is not checked, so anyone on the path can read and alter the events; use it only for tests")
 	}
@@ -63,33 +66,55 @@ func MakeOutput(
 	for i, u := range urls {
 		endpoints[i] = newEndpoint(config, u, tlsConfig)
 	}
-	newClientOf := func(ep *endpoint) (outputs.NetworkClient, error) {
-		enc, err := newEncoder(config, info)
-		if err != nil {
-			return nil, err
-		}
-		return newClient(config, ep, enc, observer, log), nil
-	}
 	// Every worker publishes at once. With loadbalance each has its own
-	// host; without, each fails over between all hosts, with libbeat's
-	// failover client. Either way a host gets workers connections.
+	// host; without, each fails over between all hosts on its own, with
+	// libbeat's failover client. Either way a host gets up to workers
+	// connections.
 	var clients []outputs.NetworkClient
 	for w := 0; w < config.Workers; w++ {
-		var perHost []outputs.NetworkClient
-		for _, ep := range endpoints {
-			c, err := newClientOf(ep)
+		perHost := make([]*Client, len(endpoints))
+		for i, ep := range endpoints {
+			enc, err := newEncoder(config, info)
 			if err != nil {
 				return outputs.Fail(err)
 			}
-			perHost = append(perHost, c)
+			perHost[i] = newClient(config, ep, enc, observer, log)
 		}
-		if config.LoadBalance {
-			clients = append(clients, perHost...)
+		if config.LoadBalance || len(perHost) == 1 {
+			for _, c := range perHost {
+				clients = append(clients, c)
+			}
 		} else {
-			clients = append(clients, outputs.NewFailoverClient(perHost))
+			clients = append(clients, newFailover(perHost))
 		}
 	}
 	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit, clients)
+}
+
+// failover is libbeat's failover client over one worker's clients, one per
+// host, with a Close that ends them all. libbeat's own closes only the
+// active client, so a Connect after it would open another host's
+// connection that nothing closes.
+type failover struct {
+	outputs.NetworkClient
+	clients []*Client
+}
+
+func newFailover(clients []*Client) *failover {
+	network := make([]outputs.NetworkClient, len(clients))
+	for i, c := range clients {
+		network[i] = c
+	}
+	return &failover{NetworkClient: outputs.NewFailoverClient(network), clients: clients}
+}
+
+// Close closes every host's client; afterwards Connect fails on any of
+// them. Safe from any goroutine, as Client.Close.
+func (f *failover) Close() error {
+	for _, c := range f.clients {
+		c.Close()
+	}
+	return nil
 }
 
 // newEncoder returns a client's encoder: the original format, or the

@@ -1,6 +1,8 @@
 package wsclient
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"sort"
@@ -12,6 +14,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
+	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 )
 
 // The plugin registers the factory at load time (plugin.go); the tests
@@ -174,8 +177,14 @@ func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
 		{settings{"headers.Authorization": "Bearer s3cret", "username": "alice"}, []string{"headers.Authorization", "username"}, []string{"s3cret"}},
 		{settings{"password": "s3cret"}, []string{"password", "username"}, []string{"s3cret"}},
 
+		{settings{"addr": nil, "hosts": []string{"localhost:8080"}}, []string{"hosts[0]", "full URL", "ws://localhost:8080/echo"}, nil},
+		{settings{"addr": nil, "hosts": []string{"wss://a/x?access_token=s3cret#frag"}}, []string{"hosts[0]", "fragment", "access_token=xxxxx"}, []string{"s3cret"}},
+
 		// Proxies.
 		{settings{"proxy_url": "ftp://proxy:21"}, []string{"proxy_url", `"ftp"`}, nil},
+		{settings{"proxy_url": "http://user:pa ss3cret@proxy:3128"}, []string{"proxy_url", "not a URL"}, []string{"ss3cret"}},
+		{settings{"proxy_url": "http://user:p#ss3cret@proxy:3128"}, []string{"proxy_url"}, []string{"ss3cret"}},
+		{settings{"proxy_url": "http://user:%ts3cret@proxy:3128"}, []string{"proxy_url"}, []string{"s3cret"}},
 	}
 	for _, tc := range cases {
 		full := settings{"addr": "127.0.0.1:9"}
@@ -269,5 +278,59 @@ func codecConfig(t *testing.T, yaml string) codec.Config {
 func TestMakeOutput_PrettyJSONIsFineWithEventFrames(t *testing.T) {
 	if _, err := load(t, map[string]interface{}{"addr": "127.0.0.1:9", "frame": "event", "codec.json.pretty": true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFailover_UsesTheOtherHostWhenOneIsDownAndCloseEndsBoth(t *testing.T) {
+	live := newTestServer(t, nil)
+	down := newTestServer(t, nil)
+	down.stop() // its port refuses connections
+	group, err := load(t, map[string]interface{}{
+		"hosts":        []string{"ws://" + down.addr() + "/ws", "ws://" + live.addr() + "/ws"},
+		"backoff.init": "50ms", "backoff.max": "100ms",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := group.Clients[0].(outputs.NetworkClient)
+	// libbeat's failover client alternates between two hosts: the second
+	// attempt at the latest reaches the live one.
+	if err := c.Connect(); err != nil {
+		if err := c.Connect(); err != nil {
+			t.Fatalf("neither host connected: %v", err)
+		}
+	}
+	batch := batchOf(2)
+	if err := c.Publish(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	live.receive(2)
+	if got := onlySignal(t, batch); got.Tag != outest.BatchACK {
+		t.Fatalf("batch got %v, want ACK", got.Tag)
+	}
+
+	c.Close()
+	for i := 0; i < 2; i++ { // one attempt per host
+		if err := c.Connect(); !errors.Is(err, errClosed) {
+			t.Fatalf("Connect after Close: %v, want %v", err, errClosed)
+		}
+	}
+}
+
+func TestMakeOutput_AcceptsSSLForAnHTTPSProxyInFrontOfAWSServer(t *testing.T) {
+	if _, err := load(t, map[string]interface{}{
+		"addr": "127.0.0.1:9", "proxy_url": "https://proxy:3128", "ssl.verification_mode": "none",
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClient_NameMasksQueryValuesAndPasswords(t *testing.T) {
+	group, err := load(t, map[string]interface{}{"hosts": []string{"wss://logs:443/in?access_token=s3cret&tenant=blue"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := group.Clients[0].String(), "websocket(wss://logs:443/in?access_token=xxxxx&tenant=xxxxx)"; got != want {
+		t.Fatalf("client name %q, want %q", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"golang.org/x/net/proxy"
@@ -19,13 +20,17 @@ import (
 // proxyDialer opens the TCP connection to one server, through the proxy
 // that Filebeat's proxy settings choose for its URL: none, an HTTP or
 // HTTPS proxy (a CONNECT tunnel) or a SOCKS5 proxy. gorilla's own proxy
-// support has no HTTPS proxies and no proxy_headers, hence this.
+// support has no HTTPS proxies and no proxy_headers, hence this. Safe for
+// concurrent use: the workers of one host share it.
 type proxyDialer struct {
 	choose  func(*http.Request) (*url.URL, error) // nil: proxy_disable
 	target  *http.Request                         // what choose is asked about: the server's URL
 	headers http.Header                           // proxy_headers, sent with CONNECT
 	tls     *tlscommon.TLSConfig                  // ssl.*, also for an https proxy
 	direct  net.Dialer
+
+	mu       sync.Mutex
+	proxyTLS map[string]*tls.Config // by https proxy host, built once: libbeat warns at each build without verification
 }
 
 func newProxyDialer(settings httpcommon.HTTPClientProxySettings, server *url.URL, tlsConfig *tlscommon.TLSConfig) *proxyDialer {
@@ -34,21 +39,29 @@ func newProxyDialer(settings httpcommon.HTTPClientProxySettings, server *url.URL
 	target := *server
 	target.Scheme = map[string]string{"ws": "http", "wss": "https"}[server.Scheme]
 	return &proxyDialer{
-		choose:  settings.ProxyFunc(),
-		target:  &http.Request{URL: &target, Host: target.Host},
-		headers: settings.Headers.Headers(),
-		tls:     tlsConfig,
+		choose:   settings.ProxyFunc(),
+		target:   &http.Request{URL: &target, Host: target.Host},
+		headers:  settings.Headers.Headers(),
+		tls:      tlsConfig,
+		proxyTLS: map[string]*tls.Config{},
 	}
 }
 
+// proxyName names a proxy in errors: its scheme and host only. A proxy
+// from the environment may be malformed so that its password lands where
+// url.Redacted does not hide it.
+func proxyName(via *url.URL) string {
+	return via.Scheme + "://" + via.Host
+}
+
 // DialContext connects to addr, the server's host:port, directly or
-// through the proxy. Errors name the proxy without its credentials.
+// through the proxy.
 func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var via *url.URL
 	if p.choose != nil {
 		var err error
 		if via, err = p.choose(p.target); err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
+			return nil, fmt.Errorf("proxy from the environment: %w", err)
 		}
 	}
 	if via == nil {
@@ -60,15 +73,15 @@ func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (ne
 	case "socks5", "socks5h":
 		d, err := proxy.FromURL(via, &p.direct)
 		if err != nil {
-			return nil, fmt.Errorf("proxy %s: %w", via.Redacted(), err)
+			return nil, fmt.Errorf("proxy %s: %w", proxyName(via), err)
 		}
 		conn, err := d.(proxy.ContextDialer).DialContext(ctx, network, addr)
 		if err != nil {
-			return nil, fmt.Errorf("through proxy %s: %w", via.Redacted(), err)
+			return nil, fmt.Errorf("through proxy %s: %w", proxyName(via), err)
 		}
 		return conn, nil
 	default:
-		return nil, fmt.Errorf("proxy %s: scheme %q is not supported, use http, https or socks5", via.Redacted(), via.Scheme)
+		return nil, fmt.Errorf("proxy %s: scheme %q is not supported, use http, https or socks5", proxyName(via), via.Scheme)
 	}
 }
 
@@ -76,27 +89,29 @@ func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (ne
 // CONNECT. ctx bounds the whole exchange.
 func (p *proxyDialer) connect(ctx context.Context, via *url.URL, addr string) (net.Conn, error) {
 	fail := func(format string, args ...interface{}) error {
-		return fmt.Errorf("through proxy %s: %s", via.Redacted(), fmt.Sprintf(format, args...))
+		return fmt.Errorf("through proxy %s: %s", proxyName(via), fmt.Sprintf(format, args...))
 	}
 	proxyAddr := via.Host
 	if via.Port() == "" {
 		proxyAddr = net.JoinHostPort(via.Hostname(), map[string]string{"http": "80", "https": "443"}[via.Scheme])
 	}
-	conn, err := p.direct.DialContext(ctx, "tcp", proxyAddr)
+	raw, err := p.direct.DialContext(ctx, "tcp", proxyAddr)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	// Cancelling ctx, or its deadline, interrupts the exchange below.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// ctx's deadline bounds the exchange below, and cancelling ctx cuts it
+	// short: the deadline first, so that a cancellation is not overwritten.
 	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
+		_ = raw.SetDeadline(deadline)
 	}
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 
+	conn := raw
 	if via.Scheme == "https" {
-		tc := tls.Client(conn, p.tls.BuildModuleClientConfig(via.Hostname()))
+		tc := tls.Client(raw, p.tlsFor(via.Hostname()))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
+			raw.Close()
 			return nil, fail("TLS: %v", err)
 		}
 		conn = tc
@@ -116,33 +131,46 @@ func (p *proxyDialer) connect(ctx context.Context, via *url.URL, addr string) (n
 		req.Header.Set("Proxy-Authorization", "Basic "+basicAuth(u.Username(), password))
 	}
 	if err := req.Write(conn); err != nil {
-		conn.Close()
+		raw.Close()
 		return nil, fail("CONNECT %s: %v", addr, err)
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		conn.Close()
+		raw.Close()
 		return nil, fail("CONNECT %s: %v", addr, err)
 	}
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode != http.StatusOK:
-		conn.Close()
+		raw.Close()
 		return nil, fail("CONNECT %s refused: HTTP %s", addr, resp.Status)
 	case br.Buffered() > 0:
 		// The server speaks only after the handshake request: whatever
 		// came with the answer is not from the server.
-		conn.Close()
+		raw.Close()
 		return nil, fail("CONNECT %s: the proxy sent %d unexpected bytes after its answer", addr, br.Buffered())
 	}
-	if err := conn.SetDeadline(time.Time{}); err != nil {
-		conn.Close()
-		return nil, fail("%v", err)
-	}
-	if !stop() { // ctx ended just now, and its deadline may be set
-		conn.Close()
+	if !stop() { // ctx ended meanwhile, and may have set the deadline
+		raw.Close()
 		return nil, fail("%v", ctx.Err())
 	}
+	if err := raw.SetDeadline(time.Time{}); err != nil {
+		raw.Close()
+		return nil, fail("%v", err)
+	}
 	return conn, nil
+}
+
+// tlsFor is the TLS configuration for an https proxy: the ssl.* settings,
+// built once per proxy host.
+func (p *proxyDialer) tlsFor(host string) *tls.Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cfg, ok := p.proxyTLS[host]
+	if !ok {
+		cfg = p.tls.BuildModuleClientConfig(host)
+		p.proxyTLS[host] = cfg
+	}
+	return cfg
 }

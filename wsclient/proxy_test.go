@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
+	"golang.org/x/net/http/httpproxy"
+
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 )
 
@@ -28,7 +30,9 @@ type tunnelProxy struct {
 	t        *testing.T
 	ln       net.Listener
 	socks    bool
-	refuse   int // CONNECT: answer with this status instead of tunnelling
+	refuse   int               // CONNECT: answer with this status instead of tunnelling
+	silent   bool              // CONNECT: never answer
+	aliases  map[string]string // CONNECT: host:port to dial instead of the one asked for
 	requests chan *http.Request
 	targets  chan string // every host:port tunnelled to
 
@@ -121,11 +125,19 @@ func (p *tunnelProxy) connect(c net.Conn) net.Conn {
 		return nil
 	}
 	p.requests <- req
+	if p.silent {
+		io.Copy(io.Discard, c) // until the client or close ends it
+		return nil
+	}
 	if p.refuse != 0 {
 		fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n\r\n", p.refuse, http.StatusText(p.refuse))
 		return nil
 	}
-	target, err := net.Dial("tcp", req.Host)
+	addr := req.Host
+	if a, ok := p.aliases[addr]; ok {
+		addr = a
+	}
+	target, err := net.Dial("tcp", addr)
 	if err != nil {
 		fmt.Fprint(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 		return nil
@@ -205,11 +217,7 @@ func (p *tunnelProxy) request() *http.Request {
 // proxied returns cfg with proxy_url set to u.
 func proxied(t *testing.T, cfg config, u string) config {
 	t.Helper()
-	parsed, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Proxy.URL = httpcommon.NewProxyURIFromURL(*parsed)
+	cfg.ProxyURL = u
 	return cfg
 }
 
@@ -241,7 +249,7 @@ func TestConnect_SendsProxyCredentialsAndHeadersWithCONNECT(t *testing.T) {
 	s := newTestServer(t, nil)
 	p := newTunnelProxy(t, "http", nil)
 	cfg := proxied(t, testConfig(s), "http://proxyuser:proxypass@"+p.ln.Addr().String())
-	cfg.Proxy.Headers = map[string]string{"X-Proxy-Tenant": "blue"}
+	cfg.ProxyHeaders = map[string]string{"X-Proxy-Tenant": "blue"}
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
 	r := p.request()
@@ -268,7 +276,7 @@ func TestConnect_ProxyDisableConnectsDirectly(t *testing.T) {
 	s := newTestServer(t, nil)
 	p := newTunnelProxy(t, "http", nil)
 	cfg := proxied(t, testConfig(s), p.url("http"))
-	cfg.Proxy.Disable = true
+	cfg.ProxyDisable = true
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
 	select {
@@ -280,4 +288,85 @@ func TestConnect_ProxyDisableConnectsDirectly(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.receive(1)
+}
+
+func TestConnect_CloseCutsShortAProxyThatNeverAnswers(t *testing.T) {
+	for _, kind := range []string{"http", "https"} {
+		t.Run(kind, func(t *testing.T) {
+			s := newTestServer(t, nil)
+			p := newTunnelProxy(t, kind, func(p *tunnelProxy) { p.silent = true })
+			cfg := proxied(t, testConfig(s), p.url(kind))
+			cfg.TLS = tlsVerificationNone(t)
+			cfg.Timeout = time.Minute // Close, not the timeout, must end it
+			c, _ := newTestClient(t, cfg)
+			connected := make(chan error, 1)
+			go func() { connected <- c.Connect() }()
+			p.request()
+			start := time.Now()
+			c.Close()
+			select {
+			case err := <-connected:
+				if !errors.Is(err, errClosed) {
+					t.Fatalf("Connect ended with %v, want %v", err, errClosed)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Fatalf("Connect took %v after Close", d)
+				}
+			case <-time.After(wait):
+				t.Fatal("Connect still waiting for the proxy after Close")
+			}
+		})
+	}
+}
+
+// The environment's proxy variables, as Go reads them: HTTP_PROXY for
+// ws://, HTTPS_PROXY for wss://, NO_PROXY to bypass. Go's own reading is
+// cached per process and never proxies loopback addresses, so the test
+// gives the dialer a chooser from the same rules and a server name that
+// only the proxy resolves.
+func TestConnect_EnvironmentProxyVariablesChooseByScheme(t *testing.T) {
+	const name = "logs.internal.test"
+	for _, tc := range []struct {
+		env     httpproxy.Config
+		proxied bool
+	}{
+		{httpproxy.Config{HTTPProxy: "PROXY"}, true},
+		{httpproxy.Config{HTTPSProxy: "PROXY"}, false}, // for wss:// only
+		{httpproxy.Config{HTTPProxy: "PROXY", NoProxy: name}, false},
+	} {
+		s := newTestServer(t, nil)
+		_, port, _ := net.SplitHostPort(s.addr())
+		p := newTunnelProxy(t, "http", func(p *tunnelProxy) {
+			p.aliases = map[string]string{net.JoinHostPort(name, port): s.addr()}
+		})
+		cfg := testConfig(s)
+		cfg.Addr = net.JoinHostPort(name, port)
+		env := tc.env
+		env.HTTPProxy = strings.Replace(env.HTTPProxy, "PROXY", p.url("http"), 1)
+		env.HTTPSProxy = strings.Replace(env.HTTPSProxy, "PROXY", p.url("http"), 1)
+		choose := env.ProxyFunc()
+
+		c, _ := newTestClient(t, cfg)
+		dialer := newProxyDialer(cfg.proxySettings(), c.url, nil)
+		dialer.choose = func(r *http.Request) (*url.URL, error) { return choose(r.URL) }
+		c.dialer.NetDialContext = dialer.DialContext
+		err := c.Connect()
+		if tc.proxied {
+			if err != nil {
+				t.Fatalf("%+v: %v", tc.env, err)
+			}
+			if got := p.target(); got != cfg.Addr {
+				t.Fatalf("%+v: tunnelled to %s, want %s", tc.env, got, cfg.Addr)
+			}
+			continue
+		}
+		if err == nil { // the name resolves only through the proxy
+			t.Fatalf("%+v: connected without the proxy to %s", tc.env, name)
+		}
+		select {
+		case r := <-p.requests:
+			t.Fatalf("%+v: the proxy got CONNECT %s", tc.env, r.Host)
+		default:
+		}
+	}
 }

@@ -55,7 +55,7 @@ func (c *Client) usableConn() (*conn, error) {
 	if err != nil {
 		c.dropConn()
 		c.wait = true
-		return nil, fmt.Errorf("connection to %s lost: %w", c.url.Redacted(), err)
+		return nil, fmt.Errorf("connection to %s lost: %w", c.name, err)
 	}
 	return cn, nil
 }
@@ -182,7 +182,7 @@ func (c *Client) failed(cn *conn, batch publisher.Batch, kept []publisher.Event,
 		c.observer.Failed(len(kept) - sent)
 		batch.RetryEvents(kept[sent:])
 	}
-	return fmt.Errorf("send to %s: %w", c.url.Redacted(), err)
+	return fmt.Errorf("send to %s: %w", c.name, err)
 }
 
 func (c *Client) releaseBuf() {

@@ -43,6 +43,7 @@ type testServer struct {
 	conns      chan *websocket.Conn // every accepted connection
 	ends       chan error           // why each connection's read loop ended
 	pings      atomic.Int64
+	wire       atomic.Int64 // bytes read from the network, framing and handshakes included
 	binary     atomic.Int64 // binary messages received (the rest were text)
 
 	done     chan struct{} // closed by stop
@@ -79,7 +80,7 @@ func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *te
 	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
-	s.Server.Listener = ln
+	s.Server.Listener = &countingListener{Listener: ln, n: &s.wire}
 	if s.tls {
 		s.StartTLS()
 	} else {
@@ -252,3 +253,28 @@ func (s *testServer) end() error {
 
 // pending is how many received messages nobody has taken yet.
 func (s *testServer) pending() int { return len(s.msgs) }
+
+// countingListener counts the bytes read from the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: l.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}

@@ -60,13 +60,20 @@ func main() {
 	flag.StringVar(&s.tlsKey, "tls-key", "", "the certificate's key (PEM)")
 	flag.StringVar(&s.clientCA, "client-ca", "", "with -tls-cert: require client certificates signed by this CA (PEM): mutual TLS")
 	flag.StringVar(&s.token, "token", "", "require the handshake header Authorization: Bearer <token> (also read from $WSRECEIVER_TOKEN)")
-	flag.StringVar(&s.basicAuth, "basic-auth", "", "require HTTP basic authentication with this user:password")
+	flag.StringVar(&s.basicAuth, "basic-auth", "", "require HTTP basic authentication with this user:password (also read from $WSRECEIVER_BASIC_AUTH)")
 	flag.BoolVar(&s.compression, "compression", false, "accept permessage-deflate compression")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("wsreceiver: ")
+	// The environment keeps secrets out of the process list.
 	if s.token == "" {
-		s.token = os.Getenv("WSRECEIVER_TOKEN") // keeps it out of the process list
+		s.token = os.Getenv("WSRECEIVER_TOKEN")
+	}
+	if s.basicAuth == "" {
+		s.basicAuth = os.Getenv("WSRECEIVER_BASIC_AUTH")
+	}
+	if s.token != "" && s.basicAuth != "" {
+		log.Fatal("-token and -basic-auth both need the Authorization header, so no client could pass both: give one")
 	}
 
 	if err := run(s); err != nil {
