@@ -236,7 +236,8 @@ func (c *config) delivery() string {
 	return "acks: off"
 }
 
-// describeHosts names the servers for the start-up log line.
+// describeHosts names the servers and the connections to them for the
+// start-up log line.
 func (c *config) describeHosts(urls []*url.URL) string {
 	names := make([]string, len(urls))
 	for i, u := range urls {
@@ -244,11 +245,11 @@ func (c *config) describeHosts(urls []*url.URL) string {
 	}
 	switch {
 	case len(urls) == 1:
-		return "to " + names[0]
+		return fmt.Sprintf("%d worker(s) to %s", c.Workers, names[0])
 	case c.LoadBalance:
-		return fmt.Sprintf("to %d hosts (loadbalance) %s", len(urls), strings.Join(names, ", "))
+		return fmt.Sprintf("%d worker(s) to each of %d hosts (loadbalance) %s", c.Workers, len(urls), strings.Join(names, ", "))
 	default:
-		return fmt.Sprintf("to %d hosts (failover) %s", len(urls), strings.Join(names, ", "))
+		return fmt.Sprintf("%d worker(s), each failing over between %d hosts %s", c.Workers, len(urls), strings.Join(names, ", "))
 	}
 }
 

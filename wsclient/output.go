@@ -52,8 +52,8 @@ func MakeOutput(
 
 	log := logp.NewLogger("websocket")
 	urls := config.urls()
-	log.Infof("websocket output %s (built with Beats %s, %s): %s, %d worker(s) per host, frame: %s, %s, %s%s",
-		Version, version.GetDefaultVersion(), runtime.Version(), config.describeHosts(urls), config.Workers,
+	log.Infof("websocket output %s (built with Beats %s, %s): %s, frame: %s, %s, %s%s",
+		Version, version.GetDefaultVersion(), runtime.Version(), config.describeHosts(urls),
 		config.Frame, config.encoding(), config.delivery(), config.describeConnection())
 	if host := config.cleartextHost(urls); host != "" {
 		log.Warnf("headers and credentials go unencrypted to %s: use wss:// to protect them", host)
