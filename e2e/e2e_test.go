@@ -85,18 +85,7 @@ func TestEndToEnd_ReconnectsAndResumesAfterReceiverRestart(t *testing.T) {
 
 	// The log grows while Filebeat runs, so the receiver's outage is
 	// certainly mid-stream.
-	writeLog(t, log, 0, 1000)
-	writing := make(chan error, 1)
-	go func() {
-		for from := 1000; from < lines; from += 1000 {
-			time.Sleep(50 * time.Millisecond)
-			if err := appendLines(log, from, from+1000); err != nil {
-				writing <- err
-				return
-			}
-		}
-		writing <- nil
-	}()
+	writing := growLog(t, log, 1000, lines, 1000, 50*time.Millisecond)
 
 	recv := startReceiver(t, dir, "127.0.0.1:0", out)
 	const backoffInit = 200 * time.Millisecond

@@ -359,6 +359,26 @@ func writeLog(t *testing.T, path string, from, to int) {
 	}
 }
 
+// growLog writes lines [0, first) to path at once, then appends the rest
+// up to total, step lines every interval, on a goroutine of its own. The
+// channel says when it is done, with the first error.
+func growLog(t *testing.T, path string, first, total, step int, every time.Duration) <-chan error {
+	t.Helper()
+	writeLog(t, path, 0, first)
+	done := make(chan error, 1)
+	go func() {
+		for from := first; from < total; from += step {
+			time.Sleep(every)
+			if err := appendLines(path, from, min(from+step, total)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	return done
+}
+
 // appendLines is writeLog for goroutines other than the test's.
 func appendLines(path string, from, to int) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -80,18 +80,7 @@ func killTest(t *testing.T, acks bool) killResult {
 	}
 
 	// The log grows at about 20,000 lines/s, so every kill is mid-stream.
-	writeLog(t, log, 0, 2000)
-	writing := make(chan error, 1)
-	go func() {
-		for from := 2000; from < killLines; from += 2000 {
-			time.Sleep(100 * time.Millisecond)
-			if err := appendLines(log, from, from+2000); err != nil {
-				writing <- err
-				return
-			}
-		}
-		writing <- nil
-	}()
+	writing := growLog(t, log, 2000, killLines, 2000, 100*time.Millisecond)
 
 	// Failure points, as events received; one kills Filebeat, and the
 	// first of the receiver's is its own simulated crash.

@@ -28,18 +28,7 @@ func TestLoadBalance_ThreeReceiversShareAndTheRestTakeOverFromOneThatDies(t *tes
 		strings.Join(urls, ", "))
 
 	// The log grows at about 10,000 lines/s, so the death is mid-stream.
-	writeLog(t, log, 0, 5000)
-	writing := make(chan error, 1)
-	go func() {
-		for from := 5000; from < total; from += 1000 {
-			time.Sleep(100 * time.Millisecond)
-			if err := appendLines(log, from, from+1000); err != nil {
-				writing <- err
-				return
-			}
-		}
-		writing <- nil
-	}()
+	writing := growLog(t, log, 5000, total, 1000, 100*time.Millisecond)
 	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), output)
 
 	events := func(r *receiver) int64 { return r.stats(t).Events }
