@@ -12,7 +12,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/logp"
 )
 
-func tlsVerificationNone(t *testing.T) *tlscommon.Config {
+func tlsVerificationNone() *tlscommon.Config {
 	return &tlscommon.Config{VerificationMode: tlscommon.VerifyNone}
 }
 
@@ -46,7 +46,7 @@ func TestConnect_WSSWithAnUnknownCAFailsWithACertificateErrorAndAHint(t *testing
 func TestConnect_WSSWithVerificationNoneAcceptsAnyCertificate(t *testing.T) {
 	s := newTestServer(t, func(s *testServer) { s.tls = true })
 	cfg := wssConfig(s)
-	cfg.TLS = tlsVerificationNone(t)
+	cfg.TLS = tlsVerificationNone()
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
 }

@@ -215,8 +215,7 @@ func (p *tunnelProxy) request() *http.Request {
 }
 
 // proxied returns cfg with proxy_url set to u.
-func proxied(t *testing.T, cfg config, u string) config {
-	t.Helper()
+func proxied(cfg config, u string) config {
 	cfg.ProxyURL = u
 	return cfg
 }
@@ -226,9 +225,9 @@ func TestConnect_ThroughEveryKindOfProxy(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestServer(t, nil)
 			p := newTunnelProxy(t, kind, nil)
-			cfg := proxied(t, testConfig(s), p.url(kind))
+			cfg := proxied(testConfig(s), p.url(kind))
 			if kind == "https" {
-				cfg.TLS = tlsVerificationNone(t) // the proxy's certificate is httptest's
+				cfg.TLS = tlsVerificationNone() // the proxy's certificate is httptest's
 			}
 			c, _ := newTestClient(t, cfg)
 			mustConnect(t, c)
@@ -248,7 +247,7 @@ func TestConnect_ThroughEveryKindOfProxy(t *testing.T) {
 func TestConnect_SendsProxyCredentialsAndHeadersWithCONNECT(t *testing.T) {
 	s := newTestServer(t, nil)
 	p := newTunnelProxy(t, "http", nil)
-	cfg := proxied(t, testConfig(s), "http://proxyuser:proxypass@"+p.ln.Addr().String())
+	cfg := proxied(testConfig(s), "http://proxyuser:proxypass@"+p.ln.Addr().String())
 	cfg.ProxyHeaders = map[string]string{"X-Proxy-Tenant": "blue"}
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
@@ -262,7 +261,7 @@ func TestConnect_SendsProxyCredentialsAndHeadersWithCONNECT(t *testing.T) {
 func TestConnect_ProxyRefusalNamesTheProxyWithoutItsPassword(t *testing.T) {
 	s := newTestServer(t, nil)
 	p := newTunnelProxy(t, "http", func(p *tunnelProxy) { p.refuse = http.StatusProxyAuthRequired })
-	c, _ := newTestClient(t, proxied(t, testConfig(s), "http://proxyuser:proxypass@"+p.ln.Addr().String()))
+	c, _ := newTestClient(t, proxied(testConfig(s), "http://proxyuser:proxypass@"+p.ln.Addr().String()))
 	err := c.Connect()
 	if err == nil || !strings.Contains(err.Error(), "407") || !strings.Contains(err.Error(), p.ln.Addr().String()) {
 		t.Fatalf("connect through a refusing proxy: %v", err)
@@ -275,7 +274,7 @@ func TestConnect_ProxyRefusalNamesTheProxyWithoutItsPassword(t *testing.T) {
 func TestConnect_ProxyDisableConnectsDirectly(t *testing.T) {
 	s := newTestServer(t, nil)
 	p := newTunnelProxy(t, "http", nil)
-	cfg := proxied(t, testConfig(s), p.url("http"))
+	cfg := proxied(testConfig(s), p.url("http"))
 	cfg.ProxyDisable = true
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
@@ -295,8 +294,8 @@ func TestConnect_CloseCutsShortAProxyThatNeverAnswers(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestServer(t, nil)
 			p := newTunnelProxy(t, kind, func(p *tunnelProxy) { p.silent = true })
-			cfg := proxied(t, testConfig(s), p.url(kind))
-			cfg.TLS = tlsVerificationNone(t)
+			cfg := proxied(testConfig(s), p.url(kind))
+			cfg.TLS = tlsVerificationNone()
 			cfg.Timeout = time.Minute // Close, not the timeout, must end it
 			c, _ := newTestClient(t, cfg)
 			connected := make(chan error, 1)
