@@ -197,6 +197,7 @@ type receiverStats struct {
 	Refused     int64 `json:"refused"`    // handshakes without the required credentials
 	Compressed  int64 `json:"compressed"` // connections with permessage-deflate
 	WireBytes   int64 `json:"wire_bytes"` // read from the network
+	Closes      int64 `json:"closes"`     // connections closed by -close-every
 }
 
 func (r *receiver) stats(t *testing.T) receiverStats {
@@ -265,6 +266,18 @@ func startFilebeatEnv(t *testing.T, dir, plugin, inputs, output string, env ...s
 // startFilebeatFrom is startFilebeatEnv with another Filebeat binary.
 func startFilebeatFrom(t *testing.T, binary, dir, plugin, inputs, output string, env ...string) *filebeat {
 	t.Helper()
+	return launchFilebeat(t, binary, dir, plugin, inputs, output, "", env)
+}
+
+// startFilebeatWith is startFilebeat with further top-level settings
+// (YAML), such as queue.mem.events.
+func startFilebeatWith(t *testing.T, dir, inputs, output, settings string) *filebeat {
+	t.Helper()
+	return launchFilebeat(t, filepath.Join(dist, "filebeat"), dir, filepath.Join(dist, "websocket.so"), inputs, output, settings, nil)
+}
+
+func launchFilebeat(t *testing.T, binary, dir, plugin, inputs, output, settings string, env []string) *filebeat {
+	t.Helper()
 	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
 	cfg := fmt.Sprintf(`filebeat.inputs:
@@ -276,7 +289,8 @@ http.host: 127.0.0.1
 http.port: %s
 logging.level: info
 logging.metrics.enabled: false
-`, indent(inputs), indent(output), port)
+%s
+`, indent(inputs), indent(output), port, settings)
 	cfgPath := filepath.Join(dir, "filebeat.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,9 @@
 // (PROTOCOL.md): it selects the beats-ack.v1 subprotocol and acknowledges
 // messages once they are written to the output. -crash-after N simulates a
 // crash: after the N-th message it exits at once, without flushing or
-// acknowledging what it holds.
+// acknowledging what it holds. -close-every N ends each connection after
+// its N-th message with a close frame of status -close-code, leaving the
+// last messages unacknowledged.
 //
 // -tls-cert and -tls-key serve wss://, -client-ca requires client
 // certificates (mutual TLS), -token or -basic-auth require credentials in
@@ -56,6 +58,8 @@ func main() {
 	flag.BoolVar(&s.ack, "ack", false, "acknowledge messages once written to the output (subprotocol beats-ack.v1, PROTOCOL.md)")
 	flag.DurationVar(&s.ackInterval, "ack-interval", 5*time.Millisecond, "with -ack: least time between two acks on a connection (acks cover everything written before them)")
 	flag.Int64Var(&s.crashAfter, "crash-after", 0, "simulate a crash: exit at once after this many messages, without flushing or acknowledging (0: never)")
+	flag.Uint64Var(&s.closeEvery, "close-every", 0, "close each connection after this many messages, with a close frame of status -close-code and before acknowledging the last ones (0: never)")
+	flag.IntVar(&s.closeCode, "close-code", 1000, "with -close-every: the close frame's status code, such as 1000, 1001, 1008 or 1011")
 	flag.StringVar(&s.tlsCert, "tls-cert", "", "serve wss:// with this certificate (PEM); needs -tls-key")
 	flag.StringVar(&s.tlsKey, "tls-key", "", "the certificate's key (PEM)")
 	flag.StringVar(&s.clientCA, "client-ca", "", "with -tls-cert: require client certificates signed by this CA (PEM): mutual TLS")
@@ -71,6 +75,9 @@ func main() {
 	}
 	if s.basicAuth == "" {
 		s.basicAuth = os.Getenv("WSRECEIVER_BASIC_AUTH")
+	}
+	if s.closeEvery > 0 && (s.closeCode < 1000 || s.closeCode > 4999 || s.closeCode == 1005 || s.closeCode == 1006 || s.closeCode == 1015) {
+		log.Fatalf("-close-code %d cannot be sent in a close frame: use 1000-4999, but not 1005, 1006 or 1015", s.closeCode)
 	}
 	if s.token != "" && s.basicAuth != "" {
 		log.Fatal("-token and -basic-auth both need the Authorization header, so no client could pass both: give one")

@@ -27,6 +27,8 @@ type options struct {
 	ack         bool          // select beats-ack.v1 and acknowledge what is written
 	ackInterval time.Duration // least time between two acks on a connection
 	crashAfter  int64         // exit at once after this many messages; 0: never
+	closeEvery  uint64        // close each connection after this many messages; 0: never
+	closeCode   int           // the close frame's status code for closeEvery
 	token       string        // require Authorization: Bearer <token>; "": no
 	basicAuth   string        // require basic authentication as user:password; "": no
 	compression bool          // accept permessage-deflate
@@ -41,7 +43,7 @@ type receiver struct {
 	upgrader websocket.Upgrader
 
 	messages, events, bytes, connections, active, acks atomic.Int64
-	refused, compressed, wireBytes                     atomic.Int64
+	refused, compressed, wireBytes, closes             atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*session]struct{}
@@ -151,7 +153,12 @@ func (rc *receiver) take(ss *session, msg []byte) error {
 		return err
 	}
 	ss.received++
+	closing := rc.closeEvery > 0 && ss.received == rc.closeEvery
+	ss.closing = closing
 	ss.mu.Unlock()
+	if closing {
+		rc.closeSession(ss)
+	}
 
 	rc.events.Add(int64(eventsIn(msg)))
 	rc.bytes.Add(int64(len(msg)))
@@ -164,6 +171,19 @@ func (rc *receiver) take(ss *session, msg []byte) error {
 	default:
 	}
 	return nil
+}
+
+// closeSession ends a connection as -close-every asks, as a server that
+// gives up on a client would: the close frame goes out with what has not
+// yet been acknowledged still unacknowledged, and what arrives after it is
+// not taken. The reader ends when the client answers; without an answer
+// the connection is closed after a second.
+func (rc *receiver) closeSession(ss *session) {
+	rc.closes.Add(1)
+	log.Printf("closing the connection from %s with status %d after %d messages (-close-every)", ss.ws.RemoteAddr(), rc.closeCode, ss.received)
+	msg := websocket.FormatCloseMessage(rc.closeCode, "wsreceiver -close-every")
+	_ = ss.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	time.AfterFunc(time.Second, func() { ss.ws.Close() })
 }
 
 // acknowledge sends acks until stop: whenever messages were taken since the
@@ -320,6 +340,7 @@ type Stats struct {
 	Refused     int64 `json:"refused"`     // handshakes refused for lack of credentials
 	Compressed  int64 `json:"compressed"`  // connections with permessage-deflate
 	WireBytes   int64 `json:"wire_bytes"`  // read from the network: TLS, HTTP and framing included
+	Closes      int64 `json:"closes"`      // connections closed by -close-every
 }
 
 func (s Stats) String() string {
@@ -338,6 +359,7 @@ func (rc *receiver) stats() Stats {
 		Refused:     rc.refused.Load(),
 		Compressed:  rc.compressed.Load(),
 		WireBytes:   rc.wireBytes.Load(),
+		Closes:      rc.closes.Load(),
 	}
 }
 
