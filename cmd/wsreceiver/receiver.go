@@ -154,7 +154,9 @@ func (rc *receiver) take(ss *session, msg []byte) error {
 	}
 	ss.received++
 	closing := rc.closeEvery > 0 && ss.received == rc.closeEvery
-	ss.closing = closing
+	if closing {
+		ss.closing = true // what follows is not taken
+	}
 	ss.mu.Unlock()
 	if closing {
 		rc.closeSession(ss)

@@ -210,3 +210,43 @@ func TestCompression_CountsConnectionsThatNegotiatedIt(t *testing.T) {
 		t.Fatalf("%d connections counted as compressed, want 1", n)
 	}
 }
+
+func TestCloseEvery_EndsEachConnectionWithTheCodeAndTakesNothingAfter(t *testing.T) {
+	rc, s, url, out := startReceiver(t, options{closeEvery: 3, closeCode: websocket.ClosePolicyViolation})
+	for conn := 1; conn <= 2; conn++ {
+		ws := dial(t, url)
+		for i := 1; i <= 5; i++ {
+			// Writes after the close frame may still succeed: TCP takes them.
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("conn %d line %d", conn, i)))
+		}
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := ws.ReadMessage()
+		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+			t.Fatalf("connection %d: read %v, want a close frame with status 1008", conn, err)
+		}
+	}
+	waitUntil(t, func() bool { return rc.stats().Closes == 2 && rc.stats().Active == 0 })
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "conn 1 line 1\nconn 1 line 2\nconn 1 line 3\nconn 2 line 1\nconn 2 line 2\nconn 2 line 3\n"
+	if string(b) != want {
+		t.Fatalf("output is\n%s\nwant the first 3 messages of each connection:\n%s", b, want)
+	}
+}
+
+// waitUntil polls cond for at most 10 seconds.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
