@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -262,10 +263,13 @@ func (c *Client) dropConn() {
 // For a 400 it goes by the start of the answer's body (gorilla keeps up to
 // 1 KiB), where Go's and nginx's TLS servers say what was wrong.
 func refusalHint(resp *http.Response) string {
-	switch resp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return " (check the credentials: headers, username and password)"
-	case http.StatusBadRequest:
+	case code == http.StatusNotFound:
+		return " (no WebSocket endpoint at this path: check the URL's path)"
+	case code == http.StatusBadRequest:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		switch {
 		case bytes.Contains(body, []byte("HTTPS")):
@@ -273,6 +277,14 @@ func refusalHint(resp *http.Response) string {
 		case bytes.Contains(body, []byte("certificate")):
 			return " (the server requires a client certificate: set ssl.certificate and ssl.key)"
 		}
+	case code >= 500:
+		return " (the server failed: see its log)"
+	case code == http.StatusSwitchingProtocols:
+		return " (the server's answer is not a valid WebSocket upgrade)"
+	case code >= 300 && code < 400:
+		return " (a redirect, which is not followed: use the URL it points to)"
+	case code < 300:
+		return " (not a WebSocket endpoint: the server answered without upgrading; check the URL)"
 	}
 	return ""
 }
@@ -293,6 +305,8 @@ func dialHint(err error) string {
 		return " (the certificate does not name the host in the URL)"
 	case errors.As(err, &tlsRecord):
 		return " (the server does not speak TLS: use ws://, or check the port)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return " (the server closed the connection without answering the handshake: is it a WebSocket server, and does the port need wss://?)"
 	case strings.Contains(msg, "remote error: tls: certificate required"), strings.Contains(msg, "remote error: tls: bad certificate"):
 		return " (the server requires a client certificate it trusts: set ssl.certificate and ssl.key)"
 	case strings.Contains(msg, "remote error: tls: unknown certificate authority"):
