@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -151,7 +152,7 @@ func (c *Client) Connect() error {
 	c.dropConn() // normally already gone: Publish drops a failed connection
 	c.wait = true
 
-	ws, resp, err := c.dialer.DialContext(c.ctx, c.url.String(), c.header)
+	ws, resp, err := c.dial()
 	if err != nil {
 		if c.ctx.Err() != nil {
 			return errClosed
@@ -195,6 +196,50 @@ func (c *Client) Connect() error {
 	c.backoff.Reset()
 	c.wait = false
 	return nil
+}
+
+// dial opens the WebSocket connection, and lets Close cut it short. gorilla
+// ends the TCP connect and a TLS handshake when its context is cancelled,
+// but not the wait for the answer to the HTTP upgrade, which only timeout
+// bounds: a server that accepts the connection and never answers would
+// hold Close, and so Filebeat's shutdown, for that long. So Close closes
+// the socket under the handshake.
+func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
+	var (
+		mu        sync.Mutex
+		raw       net.Conn
+		cancelled bool
+	)
+	d := *c.dialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := c.dialer.NetDialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if cancelled {
+			conn.Close()
+			return nil, errClosed
+		}
+		raw = conn
+		return conn, nil
+	}
+	stop := context.AfterFunc(c.ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cancelled = true
+		if raw != nil {
+			raw.Close()
+		}
+	})
+	ws, resp, err := d.DialContext(c.ctx, c.url.String(), c.header)
+	if !stop() && err == nil {
+		// Close came as the handshake completed: the socket may be closed.
+		ws.Close()
+		return nil, nil, errClosed
+	}
+	return ws, resp, err
 }
 
 // useCompression sets the deflate level if the server accepted
