@@ -27,7 +27,7 @@ const (
 
 // Every wait is at least backoff.init, so a window holds at most
 // window/backoff.init + 1 attempts; a tight loop would make thousands.
-var maxRefusalAttempts = int(refusalWindow/refusalBackoffInit) + 1
+const maxRefusalAttempts = int(refusalWindow/refusalBackoffInit) + 1
 
 // At worst each wait is the longest the backoff allows (1s, 2s, 4s, 8s,
 // 16s), so the attempts start at 0s, 1s, 3s, 7s, 15s (plus the time the
