@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -150,7 +152,7 @@ func (c *Client) Connect() error {
 	c.dropConn() // normally already gone: Publish drops a failed connection
 	c.wait = true
 
-	ws, resp, err := c.dialer.DialContext(c.ctx, c.url.String(), c.header)
+	ws, resp, err := c.dial()
 	if err != nil {
 		if c.ctx.Err() != nil {
 			return errClosed
@@ -194,6 +196,50 @@ func (c *Client) Connect() error {
 	c.backoff.Reset()
 	c.wait = false
 	return nil
+}
+
+// dial opens the WebSocket connection, and lets Close cut it short. gorilla
+// ends the TCP connect and a TLS handshake when its context is cancelled,
+// but not the wait for the answer to the HTTP upgrade, which only timeout
+// bounds: a server that accepts the connection and never answers would
+// hold Close, and so Filebeat's shutdown, for that long. So Close closes
+// the socket under the handshake.
+func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
+	var (
+		mu        sync.Mutex
+		raw       net.Conn
+		cancelled bool
+	)
+	d := *c.dialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := c.dialer.NetDialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if cancelled {
+			conn.Close()
+			return nil, errClosed
+		}
+		raw = conn
+		return conn, nil
+	}
+	stop := context.AfterFunc(c.ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cancelled = true
+		if raw != nil {
+			raw.Close()
+		}
+	})
+	ws, resp, err := d.DialContext(c.ctx, c.url.String(), c.header)
+	if !stop() && err == nil {
+		// Close came as the handshake completed: the socket may be closed.
+		ws.Close()
+		return nil, nil, errClosed
+	}
+	return ws, resp, err
 }
 
 // useCompression sets the deflate level if the server accepted
@@ -262,10 +308,13 @@ func (c *Client) dropConn() {
 // For a 400 it goes by the start of the answer's body (gorilla keeps up to
 // 1 KiB), where Go's and nginx's TLS servers say what was wrong.
 func refusalHint(resp *http.Response) string {
-	switch resp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return " (check the credentials: headers, username and password)"
-	case http.StatusBadRequest:
+	case code == http.StatusNotFound:
+		return " (no WebSocket endpoint at this path: check the URL's path)"
+	case code == http.StatusBadRequest:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		switch {
 		case bytes.Contains(body, []byte("HTTPS")):
@@ -273,6 +322,14 @@ func refusalHint(resp *http.Response) string {
 		case bytes.Contains(body, []byte("certificate")):
 			return " (the server requires a client certificate: set ssl.certificate and ssl.key)"
 		}
+	case code >= 500:
+		return " (the server failed: see its log)"
+	case code == http.StatusSwitchingProtocols:
+		return " (the server's answer is not a valid WebSocket upgrade)"
+	case code >= 300 && code < 400:
+		return " (a redirect, which is not followed: use the URL it points to)"
+	case code < 300:
+		return " (not a WebSocket endpoint: the server answered without upgrading; check the URL)"
 	}
 	return ""
 }
@@ -293,6 +350,8 @@ func dialHint(err error) string {
 		return " (the certificate does not name the host in the URL)"
 	case errors.As(err, &tlsRecord):
 		return " (the server does not speak TLS: use ws://, or check the port)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return " (the server closed the connection without answering the handshake: is it a WebSocket server, and does the port need wss://?)"
 	case strings.Contains(msg, "remote error: tls: certificate required"), strings.Contains(msg, "remote error: tls: bad certificate"):
 		return " (the server requires a client certificate it trusts: set ssl.certificate and ssl.key)"
 	case strings.Contains(msg, "remote error: tls: unknown certificate authority"):

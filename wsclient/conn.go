@@ -242,6 +242,8 @@ func (c *conn) readError(err error) error {
 	switch {
 	case errors.As(err, &closeErr):
 		return fmt.Errorf("server closed the connection: %w", err)
+	case errors.Is(err, websocket.ErrReadLimit):
+		return fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err)
 	case errors.As(err, &netErr) && netErr.Timeout():
 		if c.acks != nil {
 			if due, pending, ok := c.acks.overdue(); ok && !time.Now().Before(due) {
