@@ -170,6 +170,9 @@ func FuzzCodec(f *testing.F) {
 			if want == "" {
 				t.Fatalf("dropped (%v), but the codec gave %q", err, raw)
 			}
+			if size := map[string]int{"drop: max_len": len(msg), "drop: newline": len(raw)}[want]; drop.Size != size {
+				t.Fatalf("%v: size %d, want %d for a %s", err, drop.Size, size, want)
+			}
 			if string(out) != string(prefix) {
 				t.Fatalf("a dropped event changed the buffer to %q", out)
 			}
