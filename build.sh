@@ -11,10 +11,15 @@
 #                       dist/websocket-output-<version>-<os>-<arch>.tar.gz
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
-#   ./build.sh test     build, then run every test (unit, race, end to end) and
-#                       the benchmark's smoke run; installs nginx-light and
-#                       tinyproxy (Debian packages) for the end-to-end tests
-#                       if they are missing and it runs as root
+#   ./build.sh test     build, then run every check and test: go vet,
+#                       staticcheck, unit tests with -race, end to end, a short
+#                       fuzz run of each fuzz target, the benchmark's smoke
+#                       run; installs nginx-light and tinyproxy (Debian
+#                       packages) for the end-to-end tests if they are missing
+#                       and it runs as root, and the pinned staticcheck if it
+#                       is missing
+#   ./build.sh lint     go vet and the pinned staticcheck, on every package
+#   ./build.sh tools    install the pinned staticcheck (go install), as CI does
 #   ./build.sh bench    build, then run the microbenchmarks and the end-to-end
 #                       benchmark (about 20 minutes); results in .bench/results-full.md
 #   ./build.sh bench smoke   the same on a small input, once: checks it runs
@@ -59,6 +64,11 @@ EOF
 
 PINNED_GO=$(pinned_go)
 require_pinned_go
+
+# The one place staticcheck's version is pinned (module honnef.co/go/tools;
+# v0.8.2 supports go1.26). .ci/run installs it with ./build.sh tools.
+STATICCHECK_VERSION=v0.8.2
+
 MODULE=$(go list -m)
 
 # The flags of every build, host and plugin alike. The environment's GOFLAGS
@@ -263,6 +273,65 @@ test_programs() {
 	fi
 }
 
+# staticcheck_bin prints the staticcheck to run: $STATICCHECK if set, else
+# the one go install writes (GOBIN, or bin in GOPATH's first folder).
+staticcheck_bin() {
+	local gobin
+	if [ -n "${STATICCHECK:-}" ]; then
+		echo "$STATICCHECK"
+		return
+	fi
+	gobin=$(go env GOBIN)
+	echo "${gobin:-$(go env GOPATH | cut -d: -f1)/bin}/staticcheck"
+}
+
+install_staticcheck() {
+	echo "installing staticcheck $STATICCHECK_VERSION" >&2
+	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+}
+
+# run_staticcheck runs the pinned staticcheck on every package, with the
+# checks staticcheck.conf selects. A missing one is installed (unless
+# STATICCHECK names it); one of another version is refused: each version
+# checks other things, so its verdict would not be this checkout's.
+run_staticcheck() {
+	local bin version
+	bin=$(staticcheck_bin)
+	if [ ! -e "$bin" ] && [ -z "${STATICCHECK:-}" ]; then
+		install_staticcheck
+	fi
+	version=$(go version -m "$bin" 2>/dev/null | awk '$1 == "mod" && $2 == "honnef.co/go/tools" { print $3 }') || true
+	if [ "$version" != "$STATICCHECK_VERSION" ]; then
+		cat >&2 <<EOF
+build.sh: this checkout pins staticcheck $STATICCHECK_VERSION, but $bin is
+${version:+staticcheck }${version:-missing or not a staticcheck that go install built}.
+Fix: ./build.sh tools (that is: go install honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION)${STATICCHECK:+
+and unset STATICCHECK, or point it at that staticcheck}
+EOF
+		exit 1
+	fi
+	echo "staticcheck $version ./..." >&2
+	"$bin" ./...
+}
+
+# lint runs go vet and staticcheck on every package.
+lint() {
+	go vet ./...
+	run_staticcheck
+}
+
+# fuzz runs every fuzz target (func FuzzX in a _test.go file) for FUZZTIME
+# (default 10s) on top of its seed corpus in testdata/fuzz/FuzzX. An input
+# that fails is written there and fails the run.
+fuzz() {
+	local file target
+	grep -rE --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sort |
+		while IFS=: read -r file target; do
+			target=${target#func }
+			go test -run '^$' -fuzz "^$target\$" -fuzztime "${FUZZTIME:-10s}" "$(dirname "$file")"
+		done
+}
+
 # bench runs the encoder and client microbenchmarks, then wsbench: the real
 # Filebeat with the plugin against the receiver, next to output.file. It
 # expects dist/ built.
@@ -301,16 +370,19 @@ dist)
 test)
 	test_programs
 	build_all
-	go vet ./...
+	lint
 	go test -race -count=1 -timeout 25m ./...
+	fuzz
 	bench smoke
 	;;
+lint) lint ;;
+tools) install_staticcheck ;;
 bench)
 	build_all
 	bench "${2:-full}"
 	;;
 *)
-	echo "usage: $0 [all|plugin|dist|demo|test|bench [smoke]]" >&2
+	echo "usage: $0 [all|plugin|dist|demo|test|lint|tools|bench [smoke]]" >&2
 	exit 2
 	;;
 esac

@@ -4,9 +4,10 @@ go 1.26.8
 
 require (
 	github.com/elastic/beats/v7 v7.17.29
-	github.com/elastic/go-structform v0.0.9
 	github.com/gorilla/websocket v1.5.3
 	github.com/jpillora/backoff v1.0.0
+	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.38.0
 )
 
 require (
@@ -36,6 +37,7 @@ require (
 	github.com/elastic/go-concert v0.2.0 // indirect
 	github.com/elastic/go-lumber v0.1.0 // indirect
 	github.com/elastic/go-seccomp-bpf v1.2.0 // indirect
+	github.com/elastic/go-structform v0.0.9 // indirect
 	github.com/elastic/go-sysinfo v1.8.1 // indirect
 	github.com/elastic/go-txfile v0.0.7 // indirect
 	github.com/elastic/go-ucfg v0.8.6 // indirect
@@ -103,12 +105,10 @@ require (
 	go.elastic.co/ecszap v1.0.1 // indirect
 	go.elastic.co/fastjson v1.1.0 // indirect
 	go.uber.org/atomic v1.9.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	go.uber.org/multierr v1.8.0 // indirect
 	go.uber.org/zap v1.21.0 // indirect
 	golang.org/x/crypto v0.36.0 // indirect
 	golang.org/x/exp v0.0.0-20231127185646-65229373498e // indirect
-	golang.org/x/net v0.38.0 // indirect
 	golang.org/x/oauth2 v0.18.0 // indirect
 	golang.org/x/sys v0.31.0 // indirect
 	golang.org/x/term v0.30.0 // indirect

@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -194,24 +195,52 @@ func TestDefault_AppendsAfterExistingBytesAndLeavesThemOnDrop(t *testing.T) {
 	}
 }
 
+// FuzzDefault: for any message, max_len and timestamps, the default
+// encoder appends one line of valid JSON and valid UTF-8 with exactly the
+// fields timestamp (the event's, in TimestampLayout) and message (the
+// message, each invalid byte replaced by U+FFFD, as a conversion to runes
+// does), or, exactly when the message is longer than max_len, drops the
+// event with a DropError and leaves the buffer as it was. prev is the time of
+// an event the same encoder wrote before, which it caches.
 func FuzzDefault(f *testing.F) {
 	for _, s := range []string{"", "plain", "\x00\xff\"\\", "\u2028", "é\xc3", `{"a":1}`} {
-		f.Add(s, 0, int64(1709296245123456789))
+		f.Add(s, 0, int64(1709296245123456789), int64(1709296245000000000))
 	}
-	f.Fuzz(func(t *testing.T, msg string, maxLen int, nanos int64) {
-		if maxLen < 0 {
-			maxLen = -maxLen
+	f.Fuzz(func(t *testing.T, msg string, maxLen int, nanos, prev int64) {
+		enc := NewDefault(maxLen)
+		earlier := event("earlier")
+		earlier.Timestamp = time.Unix(0, prev)
+		prefix, err := enc.Append(nil, earlier)
+		if err != nil && (maxLen <= 0 || maxLen >= len("earlier")) {
+			t.Fatalf("dropped a 7-byte message under max_len %d: %v", maxLen, err)
 		}
+		prefix = append(prefix, '\n')
+
 		ev := event(msg)
 		ev.Timestamp = time.Unix(0, nanos)
-		b, err := NewDefault(maxLen).Append(nil, ev)
+		b, err := enc.Append(prefix[:len(prefix):len(prefix)], ev)
+		tooLong := maxLen > 0 && len(msg) > maxLen
 		if err != nil {
-			if maxLen == 0 || len(msg) <= maxLen {
+			var drop *DropError
+			if !tooLong || !errors.As(err, &drop) || drop.Size != len(msg) {
 				t.Fatalf("dropped %q under max_len %d: %v", msg, maxLen, err)
+			}
+			if string(b) != string(prefix) {
+				t.Fatalf("a dropped event changed the buffer to %q", b)
 			}
 			return
 		}
-		m := decode(t, b)
+		if tooLong {
+			t.Fatalf("sent a %d-byte message under max_len %d", len(msg), maxLen)
+		}
+		line, ok := bytes.CutPrefix(b, prefix)
+		if !ok {
+			t.Fatalf("the bytes before the event changed: %q", b)
+		}
+		if bytes.ContainsAny(line, "\n\u2028\u2029") {
+			t.Fatalf("%q is not one line, or not one line in JavaScript", line)
+		}
+		m := decode(t, line)
 		if m.Message != string([]rune(msg)) {
 			t.Fatalf("round trip of %q gave %q", msg, m.Message)
 		}

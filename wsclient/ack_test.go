@@ -2,7 +2,6 @@ package wsclient
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -378,47 +377,4 @@ func TestAck_CloseWaitsBrieflyForOutstandingAcks(t *testing.T) {
 	if sig := b.signal(t); sig.Tag != outest.BatchACK {
 		t.Fatalf("signal %v, want ACK: Close must let an ack in flight arrive", sig.Tag)
 	}
-}
-
-func TestParseAck(t *testing.T) {
-	for msg, want := range map[string]uint64{
-		`{"ack":0}`:          0,
-		`{"ack":17}`:         17,
-		" {\"ack\" : 17 }\n": 17,
-		`{"other":"x","ack":18446744073709551615}`: 1<<64 - 1,
-		`{"ack":18446744073709551615}`:             1<<64 - 1,
-	} {
-		if got, err := parseAck([]byte(msg)); err != nil || got != want {
-			t.Errorf("parseAck(%q) = %d, %v; want %d", msg, got, err, want)
-		}
-	}
-	for _, msg := range []string{"", "ack", `{}`, `{"ack":null}`, `{"ack":-3}`, `{"ack":"3"}`, `{"ack":3e2}`, `{"ack":3}x`, `{"ack":3} {"ack":4}`, `{"ack":01}`, `{"ack":18446744073709551616}`, `{"ack":}`} {
-		if got, err := parseAck([]byte(msg)); err == nil {
-			t.Errorf("parseAck(%q) = %d, want an error", msg, got)
-		}
-	}
-}
-
-// FuzzParseAck: parseAck never panics, and what it accepts is a JSON object
-// whose "ack" is that non-negative integer.
-func FuzzParseAck(f *testing.F) {
-	f.Add([]byte(`{"ack":18446744073709551616}`))
-	for _, seed := range []string{`{"ack":1}`, `{"ack":0}`, ` {"ack":42} `, `{"ack":-1}`, `{"ack":1e3}`, `[1]`, `{"ack":1}{}`, "\xff"} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		n, err := parseAck(msg)
-		if err != nil {
-			return
-		}
-		var m map[string]interface{}
-		dec := json.NewDecoder(strings.NewReader(string(msg)))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil || dec.More() {
-			t.Fatalf("parseAck accepted %q, which is not one JSON object: %v", msg, err)
-		}
-		if ack, ok := m["ack"].(json.Number); !ok || ack.String() != fmt.Sprint(n) {
-			t.Fatalf("parseAck(%q) = %d, the message says %s", msg, n, m["ack"])
-		}
-	})
 }

@@ -11,7 +11,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 )
+
+// Every test must leave no goroutine behind: the receiver's connection
+// handlers, ackers and the sink's flusher included.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // startAckReceiver serves a receiver with acks on an httptest server; the
 // output goes to a file in a temporary folder.
