@@ -203,25 +203,6 @@ func measure(statsURL string, lines int, exited <-chan error) (result, error) {
 	}
 }
 
-func ackedEvents(url string) (int64, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var s struct {
-		Libbeat struct {
-			Output struct {
-				Events struct{ Acked int64 }
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return 0, err
-	}
-	return s.Libbeat.Output.Events.Acked, nil
-}
-
 // receiver is dist/wsreceiver writing what it receives to a file (the
 // benchmark's cases: /dev/null).
 type receiver struct {

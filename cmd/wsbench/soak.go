@@ -2,16 +2,15 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
 	"math/rand"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,15 +55,16 @@ type sample struct {
 
 // soakRun is what the soak measured, for the report.
 type soakRun struct {
-	cfg       soakConfig
-	samples   []sample
-	restarts  int
-	outputs   []string // the receivers' output files, in order
-	elapsed   time.Duration
-	final     beatStats // Filebeat's counters when every event was acknowledged
-	peakRSSMB float64   // getrusage, after Filebeat exited
-	stopTook  time.Duration
-	check     soakCheck
+	cfg        soakConfig
+	samples    []sample
+	restarts   int
+	outputs    []string // the receivers' output files, in order
+	samplesCSV string
+	elapsed    time.Duration
+	final      beatStats // Filebeat's counters when every event was acknowledged
+	peakRSSMB  float64   // getrusage, after Filebeat exited
+	stopTook   time.Duration
+	check      soakCheck
 }
 
 func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
@@ -179,8 +179,22 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	}
 	recv.kill() // flushes what it holds; nothing if it is down
 
+	run.samplesCSV = filepath.Join(dir, "samples.csv")
+	if err := writeSamples(run.samplesCSV, run.samples); err != nil {
+		return nil, err
+	}
 	run.check, err = checkOutputs(run.outputs, cfg.lines)
 	return run, err
+}
+
+// writeSamples writes the samples as CSV, for plotting.
+func writeSamples(path string, samples []sample) error {
+	var b strings.Builder
+	b.WriteString("seconds,acked,rss_mb,goroutines\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%.1f,%d,%.1f,%d\n", s.at.Seconds(), s.acked, s.rssMB, s.goroutines)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // startFilebeat starts Filebeat shipping logPath to the receiver at addr,
@@ -275,42 +289,4 @@ func growingLog(path string, lines, rate int, stop <-chan struct{}) (<-chan erro
 		done <- nil
 	}()
 	return done, nil
-}
-
-// beatStats is what the soak reads from Filebeat's /stats.
-type beatStats struct {
-	acked, failed, dropped int64
-	rss                    int64 // bytes
-	goroutines             int64
-}
-
-func getBeatStats(url string) (beatStats, error) {
-	var s struct {
-		Beat struct {
-			Memstats struct{ RSS int64 }
-			Runtime  struct{ Goroutines int64 }
-		}
-		Libbeat struct {
-			Output struct {
-				Events struct{ Acked, Failed, Dropped int64 }
-			}
-		}
-	}
-	if err := getJSON(url, &s); err != nil {
-		return beatStats{}, err
-	}
-	e := s.Libbeat.Output.Events
-	return beatStats{e.Acked, e.Failed, e.Dropped, s.Beat.Memstats.RSS, s.Beat.Runtime.Goroutines}, nil
-}
-
-func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
