@@ -66,7 +66,10 @@ func main() {
 		}
 		run.print(os.Stdout)
 		if err := run.verdict(); err != nil {
-			log.Fatalf("soak failed: %v", err)
+			log.Fatalf("soak failed: %v (its files are in %s)", err, filepath.Dir(run.logPath))
+		}
+		if err := run.removeData(); err != nil {
+			log.Fatal(err)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -58,6 +57,7 @@ type soakRun struct {
 	cfg        soakConfig
 	samples    []sample
 	restarts   int
+	logPath    string   // the log shipped
 	outputs    []string // the receivers' output files, in order
 	samplesCSV string
 	elapsed    time.Duration
@@ -80,6 +80,7 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	run := &soakRun{cfg: cfg}
 
 	logPath := filepath.Join(dir, "app.log")
+	run.logPath = logPath
 	stopWriting := make(chan struct{})
 	defer close(stopWriting)
 	written, err := growingLog(logPath, cfg.lines, cfg.rate, stopWriting)
@@ -134,10 +135,11 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 			written = nil
 		case <-restart.C:
 			if down {
-				if recv, err = startRecv(recv.addr); err != nil {
+				next, err := startRecv(recv.addr)
+				if err != nil {
 					return nil, fmt.Errorf("restarting the receiver on %s: %w", recv.addr, err)
 				}
-				down = false
+				recv, down = next, false
 				restart.Reset(between(cfg.gapMin, cfg.gapMax))
 				continue
 			}
@@ -187,14 +189,17 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	return run, err
 }
 
-// writeSamples writes the samples as CSV, for plotting.
-func writeSamples(path string, samples []sample) error {
-	var b strings.Builder
-	b.WriteString("seconds,acked,rss_mb,goroutines\n")
-	for _, s := range samples {
-		fmt.Fprintf(&b, "%.1f,%d,%.1f,%d\n", s.at.Seconds(), s.acked, s.rssMB, s.goroutines)
+// removeData deletes the log and the receivers' output files, gigabytes
+// in a full soak, and keeps Filebeat's and the receivers' logs and the
+// samples.
+func (r *soakRun) removeData() error {
+	var errs []error
+	for _, f := range append([]string{r.logPath}, r.outputs...) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return errors.Join(errs...)
 }
 
 // startFilebeat starts Filebeat shipping logPath to the receiver at addr,

@@ -179,6 +179,16 @@ func (r *soakRun) goroutines() trend {
 	return trendOf(r.samples, goroutinesOf, func(float64) float64 { return goroutineGrowthMax })
 }
 
+// writeSamples writes the samples as CSV, for plotting.
+func writeSamples(path string, samples []sample) error {
+	var b strings.Builder
+	b.WriteString("seconds,acked,rss_mb,goroutines\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%.1f,%d,%.1f,%d\n", s.at.Seconds(), s.acked, s.rssMB, s.goroutines)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
 // print writes the soak's section of the benchmark's report.
 func (r *soakRun) print(w io.Writer) {
 	c, cfg := r.check, r.cfg

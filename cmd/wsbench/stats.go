@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // ackedEvents reads libbeat.output.events.acked from Filebeat's /stats.
@@ -38,8 +39,12 @@ func getBeatStats(url string) (beatStats, error) {
 	return beatStats{e.Acked, e.Failed, e.Dropped, s.Beat.Memstats.RSS, s.Beat.Runtime.Goroutines}, nil
 }
 
+// statsClient bounds each request, so that a hung Filebeat fails the
+// benchmark instead of hanging it.
+var statsClient = &http.Client{Timeout: 10 * time.Second}
+
 func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
+	resp, err := statsClient.Get(url)
 	if err != nil {
 		return err
 	}
