@@ -110,8 +110,9 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- fb.Wait() }()
+	fbExited := false // once received from exited
 	defer func() {
-		if fb.ProcessState == nil {
+		if !fbExited {
 			fb.Process.Kill()
 			<-exited
 		}
@@ -127,6 +128,7 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	for lastAcked < int64(cfg.lines) {
 		select {
 		case err := <-exited:
+			fbExited = true
 			return nil, fmt.Errorf("filebeat exited during the soak: %v (see %s)", err, filepath.Join(dir, "filebeat.log"))
 		case err := <-written:
 			if err != nil {
@@ -172,6 +174,7 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	fb.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
+		fbExited = true
 	case <-time.After(30 * time.Second):
 		return nil, errors.New("filebeat did not stop within 30s of SIGTERM")
 	}
