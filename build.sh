@@ -276,7 +276,7 @@ bench() {
 	case "$mode" in
 	smoke)
 		lines=20000 runs=1 scale=0 benchtime=1x
-		soak=(-soak 100000 -soak-rate 10000 -soak-gap-min 1s -soak-gap-max 3s)
+		soak=(-soak 100000 -soak-rate 20000 -soak-gap-min 500ms -soak-gap-max 2s)
 		;;
 	soak) runs=0 ;;
 	esac
