@@ -19,8 +19,8 @@ import (
 // with SIGKILL at random times and restarted on the same port with a new
 // output file. Filebeat's /stats is sampled every second. At the end the
 // receivers' outputs together must hold every line of the log, and
-// Filebeat's RSS and goroutine count must not have grown (see flat in
-// soakreport.go).
+// Filebeat's RSS and goroutine count must not have grown (the flatness
+// criterion in soakreport.go).
 //
 // A log that grows, rather than one written before the start, keeps the
 // soak going for minutes at a realistic pace (at full speed 5,000,000
