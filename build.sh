@@ -20,9 +20,11 @@
 #                       is missing
 #   ./build.sh lint     go vet and the pinned staticcheck, on every package
 #   ./build.sh tools    install the pinned staticcheck (go install), as CI does
-#   ./build.sh bench    build, then run the microbenchmarks and the end-to-end
-#                       benchmark (about 20 minutes); results in .bench/results-full.md
-#   ./build.sh bench smoke   the same on a small input, once: checks it runs
+#   ./build.sh bench    build, then run the microbenchmarks, the end-to-end
+#                       benchmark and the soak (about 25 minutes); results in
+#                       .bench/results-full.md
+#   ./build.sh bench smoke   the same on small inputs, once: checks it runs
+#   ./build.sh bench soak    only the soak (about 5 minutes)
 #
 # Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
 # git describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's
@@ -333,24 +335,33 @@ fuzz() {
 }
 
 # bench runs the encoder and client microbenchmarks, then wsbench: the real
-# Filebeat with the plugin against the receiver, next to output.file. It
+# Filebeat with the plugin against the receiver, next to output.file, then
+# the soak (receiver killed and restarted while Filebeat ships with acks).
+# Modes: full, smoke (small inputs, once), soak (only the full soak). It
 # expects dist/ built.
 bench() {
 	local mode=${1:-full} lines=1000000 runs=5 scale=5 benchtime=1s
-	if [ "$mode" = smoke ]; then
+	local soak=(-soak 5000000 -soak-rate 20000 -soak-gap-min 3s -soak-gap-max 15s)
+	case "$mode" in
+	smoke)
 		lines=20000 runs=1 scale=0 benchtime=1x
-	fi
+		soak=(-soak 100000 -soak-rate 20000 -soak-gap-min 500ms -soak-gap-max 2s)
+		;;
+	soak) runs=0 ;;
+	esac
 	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsbench" ./cmd/wsbench
 	mkdir -p .bench
 	{
-		echo "## Microbenchmarks (go test -bench)"
-		echo
-		echo '```'
-		go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 ./encode ./wsclient | grep -E '^(Benchmark|goos|goarch|cpu)'
-		echo '```'
-		echo
-		echo "## End to end (wsbench)"
-		"$DIST/wsbench" -dist "$DIST" -work .bench -lines "$lines" -runs "$runs" -scale "$scale"
+		if [ "$runs" -gt 0 ]; then
+			echo "## Microbenchmarks (go test -bench)"
+			echo
+			echo '```'
+			go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 ./encode ./wsclient | grep -E '^(Benchmark|goos|goarch|cpu)'
+			echo '```'
+			echo
+			echo "## End to end (wsbench)"
+		fi
+		"$DIST/wsbench" -dist "$DIST" -work .bench -lines "$lines" -runs "$runs" -scale "$scale" "${soak[@]}"
 	} | tee ".bench/results-$mode.md"
 	echo "results in .bench/results-$mode.md" >&2
 }
@@ -382,7 +393,7 @@ bench)
 	bench "${2:-full}"
 	;;
 *)
-	echo "usage: $0 [all|plugin|dist|demo|test|lint|tools|bench [smoke]]" >&2
+	echo "usage: $0 [all|plugin|dist|demo|test|lint|tools|bench [smoke|soak]]" >&2
 	exit 2
 	;;
 esac

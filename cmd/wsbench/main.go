@@ -31,10 +31,16 @@ func main() {
 		dist  = flag.String("dist", "dist", "folder with filebeat, websocket.so and wsreceiver")
 		work  = flag.String("work", ".bench", "folder for the generated input and per-run data")
 		lines = flag.Int("lines", 1000000, "lines in the generated input")
-		runs  = flag.Int("runs", 5, "runs per case")
+		runs  = flag.Int("runs", 5, "runs per case (0: skip the cases, e.g. to run only the soak)")
 		scale = flag.Int("scale", 5, "also run the scaling cases on an input this many times larger (0: skip)")
 		only  = flag.String("cases", "", "comma-separated case names to run (default: all)")
+		soak  = soakConfig{}
 	)
+	flag.IntVar(&soak.lines, "soak", 0, "then run the soak (soak.go) on a log of this many lines (0: skip)")
+	flag.IntVar(&soak.rate, "soak-rate", 20000, "lines appended to the soak's log per second (0: all before the start)")
+	flag.DurationVar(&soak.gapMin, "soak-gap-min", 3*time.Second, "least time between the soak's receiver kills")
+	flag.DurationVar(&soak.gapMax, "soak-gap-max", 15*time.Second, "most time between the soak's receiver kills")
+	flag.Int64Var(&soak.seed, "soak-seed", 0, "seed of the soak's kill times (0: from the clock; the report prints it)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("wsbench: ")
@@ -43,25 +49,54 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	input, err := b.input(*lines)
+	if *runs > 0 {
+		b.cases(*lines, *runs, *scale, *only)
+	}
+	if soak.lines > 0 {
+		if soak.seed == 0 {
+			soak.seed = time.Now().UnixNano()
+		}
+		if soak.gapMax < soak.gapMin {
+			log.Fatalf("-soak-gap-max %v is less than -soak-gap-min %v", soak.gapMax, soak.gapMin)
+		}
+		log.Printf("soak: %d lines, seed %d", soak.lines, soak.seed)
+		run, err := b.soak(soak)
+		if err != nil {
+			log.Fatalf("soak (seed %d): %v", soak.seed, err)
+		}
+		run.print(os.Stdout)
+		if err := run.verdict(); err != nil {
+			log.Fatalf("soak failed: %v (its files are in %s)", err, filepath.Dir(run.logPath))
+		}
+		if err := run.removeData(); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// cases runs the benchmark's cases (those named in only, or all) runs
+// times each on a log of lines lines, then the scaling cases on one scale
+// times larger, and prints the tables.
+func (b *bench) cases(lines, runs, scale int, only string) {
+	input, err := b.input(lines)
 	if err != nil {
 		log.Fatal(err)
 	}
-	cases := selectCases(allCases(), *only)
+	cases := selectCases(allCases(), only)
 
-	results := b.runAll(cases, input, *lines, *runs)
-	fmt.Printf("\n%d lines of %d bytes, %d runs per case, %s\n\n", *lines, lineLen, *runs, machine())
+	results := b.runAll(cases, input, lines, runs)
+	fmt.Printf("\n%d lines of %d bytes, %d runs per case, %s\n\n", lines, lineLen, runs, machine())
 	printTable(os.Stdout, cases, results)
 
-	if *scale > 1 {
-		big := *lines * *scale
+	if scale > 1 {
+		big := lines * scale
 		bigInput, err := b.input(big)
 		if err != nil {
 			log.Fatal(err)
 		}
 		scaled := selectCases(cases, "ceiling,frame-event,frame-batch")
-		bigResults := b.runAll(scaled, bigInput, big, max(1, *runs/2))
-		fmt.Printf("\nScaling: %d lines (%dx)\n\n", big, *scale)
+		bigResults := b.runAll(scaled, bigInput, big, max(1, runs/2))
+		fmt.Printf("\nScaling: %d lines (%dx)\n\n", big, scale)
 		printScaling(os.Stdout, scaled, results, bigResults)
 	}
 }
@@ -82,10 +117,7 @@ func (b *bench) input(n int) (string, error) {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	for i := 0; i < n; i++ {
-		s := fmt.Sprintf(`%09d 2024-03-01T12:30:45.123Z INFO [http] served method=GET path=/api/v1/items/%d status=200 bytes=%d user="alice" dur=%dms `,
-			i, i%9973, i%65536, i%997)
-		w.WriteString(s)
-		w.WriteString(strings.Repeat("x", lineLen-len(s)))
+		w.WriteString(genLine(i))
 		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
@@ -93,6 +125,14 @@ func (b *bench) input(n int) (string, error) {
 		return "", err
 	}
 	return path, f.Close()
+}
+
+// genLine returns line i of a generated log, newline excluded: i in its
+// first nine bytes, lineLen bytes in all.
+func genLine(i int) string {
+	s := fmt.Sprintf(`%09d 2024-03-01T12:30:45.123Z INFO [http] served method=GET path=/api/v1/items/%d status=200 bytes=%d user="alice" dur=%dms `,
+		i, i%9973, i%65536, i%997)
+	return s + strings.Repeat("x", lineLen-len(s))
 }
 
 // result is one run of one case.

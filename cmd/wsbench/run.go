@@ -88,7 +88,7 @@ func (b *bench) run(c benchCase, input string, lines int) (result, error) {
 	var recv *receiver
 	if c.receiver {
 		var err error
-		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), c.recvArgs); err != nil {
+		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), "127.0.0.1:0", os.DevNull, c.recvArgs, io.Discard); err != nil {
 			return result{}, err
 		}
 		defer recv.kill()
@@ -203,26 +203,8 @@ func measure(statsURL string, lines int, exited <-chan error) (result, error) {
 	}
 }
 
-func ackedEvents(url string) (int64, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var s struct {
-		Libbeat struct {
-			Output struct {
-				Events struct{ Acked int64 }
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return 0, err
-	}
-	return s.Libbeat.Output.Events.Acked, nil
-}
-
-// receiver is dist/wsreceiver discarding what it receives.
+// receiver is dist/wsreceiver writing what it receives to a file (the
+// benchmark's cases: /dev/null).
 type receiver struct {
 	cmd  *exec.Cmd
 	addr string
@@ -230,8 +212,11 @@ type receiver struct {
 
 var listening = regexp.MustCompile(`listening on ws://(\S+)/echo`)
 
-func startReceiver(bin string, args []string) (*receiver, error) {
-	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-path", "/echo", "-out", os.DevNull}, args...)...)
+// startReceiver starts wsreceiver on listen ("127.0.0.1:0" picks a port),
+// appending what it receives to out, with further flags args; its log goes
+// to logTo.
+func startReceiver(bin, listen, out string, args []string, logTo io.Writer) (*receiver, error) {
+	cmd := exec.Command(bin, append([]string{"-listen", listen, "-path", "/echo", "-out", out}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -242,6 +227,7 @@ func startReceiver(bin string, args []string) (*receiver, error) {
 	r := &receiver{cmd: cmd}
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
+		fmt.Fprintln(logTo, sc.Text())
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 			r.addr = m[1]
 			break
@@ -251,7 +237,7 @@ func startReceiver(bin string, args []string) (*receiver, error) {
 		r.kill()
 		return nil, errors.New("wsreceiver did not start")
 	}
-	go io.Copy(io.Discard, stderr)
+	go io.Copy(logTo, stderr)
 	return r, nil
 }
 
@@ -266,9 +252,20 @@ func (r *receiver) events() (int64, error) {
 	return s.Events, err
 }
 
+// kill stops the receiver with SIGTERM: it acknowledges and flushes what
+// it holds, then exits.
 func (r *receiver) kill() {
 	if r.cmd.ProcessState == nil {
 		r.cmd.Process.Signal(syscall.SIGTERM)
+		r.cmd.Wait()
+	}
+}
+
+// crash stops the receiver with SIGKILL: what it holds unflushed and
+// unacknowledged is lost with it.
+func (r *receiver) crash() {
+	if r.cmd.ProcessState == nil {
+		r.cmd.Process.Kill()
 		r.cmd.Wait()
 	}
 }
