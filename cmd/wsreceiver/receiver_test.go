@@ -213,6 +213,8 @@ func TestCompression_CountsConnectionsThatNegotiatedIt(t *testing.T) {
 		}
 		ws.Close()
 	}
+	// The server counts a connection after its answer has gone out.
+	waitUntil(t, func() bool { return rc.connections.Load() == 2 })
 	if n := rc.compressed.Load(); n != 1 {
 		t.Fatalf("%d connections counted as compressed, want 1", n)
 	}
