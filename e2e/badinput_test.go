@@ -323,6 +323,8 @@ func checkWholeEvents(t *testing.T, out string, want []*badLine, log string) {
 
 // checkDropWarnings checks that Filebeat logged the drops: a warning with
 // the first one's reason, the rest rate-limited, none with the content.
+// (The count of suppressed warnings comes with the next warning, 10s later
+// at the earliest; the wsclient tests check it.)
 func checkDropWarnings(t *testing.T, fb *filebeat, dropped []*badLine) {
 	t.Helper()
 	const what = "Dropped an event that cannot be sent: "
@@ -338,8 +340,10 @@ func checkDropWarnings(t *testing.T, fb *filebeat, dropped []*badLine) {
 		}
 		return
 	}
-	if len(warnings) == 0 || len(warnings) > len(dropped) {
-		t.Fatalf("%d drop warnings for %d drops: %q", len(warnings), len(dropped), warnings)
+	// The drops come within a second; warnings are at least 10s apart, so
+	// one, or two should the machine stall, not one per drop.
+	if len(warnings) == 0 || len(warnings) > 2 || len(warnings) >= len(dropped) {
+		t.Fatalf("%d drop warnings for %d drops, want 1 (rate-limited): %q", len(warnings), len(dropped), warnings)
 	}
 	if !strings.Contains(warnings[0], dropped[0].reason) {
 		t.Fatalf("first drop warning %q, want the reason %q", warnings[0], dropped[0].reason)
