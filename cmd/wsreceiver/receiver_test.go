@@ -206,6 +206,15 @@ func TestCompression_CountsConnectionsThatNegotiatedIt(t *testing.T) {
 		}
 		ws.Close()
 	}
+	// The server counts a connection after the client has its handshake
+	// answer, and counts compression before that.
+	deadline := time.Now().Add(10 * time.Second)
+	for rc.connections.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections counted, want 2", rc.connections.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := rc.compressed.Load(); n != 1 {
 		t.Fatalf("%d connections counted as compressed, want 1", n)
 	}
