@@ -261,6 +261,7 @@ func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
 		"hosts: ['http://127.0.0.1:9/in']":         `hosts[0]: "http://127.0.0.1:9/in": scheme "http" is not supported`,
 		addr + "ssl.certificate_authorities: [/x]": "ssl: settings are given but ws://127.0.0.1:9/echo is not a wss:// URL",
 		// Wrong types, and values the configuration library would convert.
+		addr + "ack.enable: true":                                "ack.enable: not a setting of this output",
 		addr + "workers: abc":                                    "can not convert 'string' into 'int' accessing 'output.websocket.workers'",
 		addr + "ack.enabled: maybe":                              "can not convert 'string' into 'bool' accessing 'output.websocket.ack.enabled'",
 		addr + "timeout: soon":                                   `time: invalid duration "soon" accessing 'output.websocket.timeout'`,

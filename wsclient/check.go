@@ -3,9 +3,12 @@ package wsclient
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -33,7 +36,77 @@ func checkShapes(cfg *common.Config) error {
 	if _, err := cfg.Child("ssl", -1); cfg.HasField("ssl") && err != nil {
 		return fmt.Errorf("ssl: give settings such as ssl.certificate_authorities, not a single value")
 	}
+	// go-ucfg truncates a fraction given for a number: max_len: 0.5 would
+	// become 0, no limit.
+	for _, key := range []string{"workers", "batch_size", "retry_limit", "compression_level", "max_len"} {
+		if f, err := cfg.Float(key, -1); err == nil && f != math.Trunc(f) {
+			return fmt.Errorf("%s: %v is not a whole number", key, f)
+		}
+	}
+	return checkKeys(cfg)
+}
+
+// checkKeys refuses keys this output does not have: a misspelt key would
+// otherwise be ignored, and ack.enable: true give no acknowledgements.
+func checkKeys(cfg *common.Config) error {
+	known := map[string]bool{"enabled": true} // output.websocket.enabled is libbeat's
+	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
+		for i := range k {
+			if k[i] == '.' {
+				known[k[:i]] = true // ssl: {} is ssl with no settings
+			}
+		}
+		known[k] = true
+	}
+	for _, k := range givenKeys(cfg, "") {
+		first, _, _ := strings.Cut(k, ".")
+		switch {
+		case known[k], first == "headers", first == "proxy_headers", first == "codec":
+			// headers are names of the user's choice; codec is libbeat's.
+		default:
+			return fmt.Errorf("%s: not a setting of this output (the README lists them all)", k)
+		}
+	}
 	return nil
+}
+
+// givenKeys lists the dotted keys set in cfg, relative to it (FlattenedKeys
+// would give output.websocket.addr), lists counting as one key.
+func givenKeys(cfg *common.Config, prefix string) []string {
+	var keys []string
+	for _, name := range cfg.GetFields() {
+		if sub, err := cfg.Child(name, -1); err == nil && sub.IsDict() {
+			keys = append(keys, givenKeys(sub, prefix+name+".")...)
+			continue
+		}
+		keys = append(keys, prefix+name)
+	}
+	return keys
+}
+
+// configKeys lists the dotted keys of a config struct, sorted, from its
+// config tags: it follows inline and nested structs and the ssl settings;
+// codec is one key.
+func configKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("config"), ",")
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case opts == "inline":
+			keys = append(keys, configKeys(ft, prefix)...)
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(codec.Config{}):
+			keys = append(keys, configKeys(ft, prefix+name+".")...)
+		default:
+			keys = append(keys, prefix+name)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // checkHostPort checks the host and port of a server or proxy address:

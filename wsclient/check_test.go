@@ -7,13 +7,14 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/outputs"
 )
 
 func TestMakeOutput_AcceptsValidValuesTheChecksCouldMistake(t *testing.T) {
 	type settings = map[string]interface{}
 	pin := "x0SjUwdwrAv9DpJ7bgs7s1Pc8Lm8Mh+f0J6TtBfTsLo=" // base64 of 32 bytes
 	for _, s := range []settings{
-		{"addr": "[::1]:8080"},
+		{"addr": "[::1]:8080", "enabled": true, "workers": 2.0},
 		{"addr": "logs.example.com:443", "schema": "wss", "path": "/in/logs"},
 		{"hosts": []string{"ws://[::1]:8080/x", "wss://logs.example.com/in?tenant=blue"}},
 		{"addr": "127.0.0.1:9", "headers": settings{"X-Tenant": "blue", "Authorization": "Bearer t0k"}},
@@ -26,7 +27,36 @@ func TestMakeOutput_AcceptsValidValuesTheChecksCouldMistake(t *testing.T) {
 		if _, err := load(t, s); err != nil {
 			t.Errorf("%v: %v", s, err)
 		}
+		// As Filebeat passes it: output.websocket of the whole configuration.
+		if _, err := loadNested(t, s); err != nil {
+			t.Errorf("%v as output.websocket: %v", s, err)
+		}
 	}
+}
+
+// loadNested is load with the settings as output.websocket of a larger
+// configuration, as Filebeat gives them.
+func loadNested(t *testing.T, settings map[string]interface{}) (outputs.Group, error) {
+	t.Helper()
+	root, err := common.NewConfigFrom(map[string]interface{}{"output": map[string]interface{}{"websocket": settings}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	output, err := root.Child("output", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := output.Child("websocket", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := outputs.Load(nil, beat.Info{Beat: "filebeat"}, nil, "websocket", cfg)
+	t.Cleanup(func() {
+		for _, c := range group.Clients {
+			c.Close()
+		}
+	})
+	return group, err
 }
 
 // Beats 7.17's json codec reads escapehtml and localtime and ignores the

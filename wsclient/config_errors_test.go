@@ -85,6 +85,11 @@ func badValues(notPEM string) []badValue {
 
 		// Wrong types and values go-ucfg would convert, for every key.
 		{settings{"workers": "abc"}, []string{"workers", "'string' into 'int'"}, nil},
+		{settings{"workers": 1.5}, []string{"workers", "1.5", "whole number"}, nil},
+		{settings{"max_len": 0.5}, []string{"max_len", "0.5", "whole number"}, nil},
+		{settings{"ack.enable": true}, []string{"ack.enable", "not a setting"}, nil},
+		{settings{"bulk_max_size": 50}, []string{"bulk_max_size", "not a setting"}, nil},
+		{settings{"schema": "wss", "ssl.verify": "none"}, []string{"ssl.verify", "not a setting"}, nil},
 		{settings{"batch_size": []int{1}}, []string{"batch_size"}, nil},
 		{settings{"retry_limit": "forever"}, []string{"retry_limit", "'string' into 'int'"}, nil},
 		{settings{"retry_limit": true}, []string{"retry_limit"}, nil},
