@@ -260,9 +260,22 @@ func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
 		addr + "hosts: ['ws://127.0.0.1:9/in']":    "hosts and addr are both set",
 		"hosts: ['http://127.0.0.1:9/in']":         `hosts[0]: "http://127.0.0.1:9/in": scheme "http" is not supported`,
 		addr + "ssl.certificate_authorities: [/x]": "ssl: settings are given but ws://127.0.0.1:9/echo is not a wss:// URL",
+		// Wrong types, and values the configuration library would convert.
+		addr + "ack.enable: true":                                "ack.enable: not a setting of this output",
+		addr + "workers: abc":                                    "can not convert 'string' into 'int' accessing 'output.websocket.workers'",
+		addr + "ack.enabled: maybe":                              "can not convert 'string' into 'bool' accessing 'output.websocket.ack.enabled'",
+		addr + "timeout: soon":                                   `time: invalid duration "soon" accessing 'output.websocket.timeout'`,
+		addr + "headers: [Authorization, x]":                     "headers: give header names with their values",
+		addr + "ssl: true":                                       "ssl: give settings such as ssl.certificate_authorities, not a single value",
+		"addr: localhost":                                        `addr: "localhost" is not host:port`,
+		"hosts: ['ws://127.0.0.1:99999/in']":                     `hosts[0]: port "99999" is not a number from 1 to 65535`,
+		addr + "codec.json.escape_html: 3":                       "codec.json.escape_html: must be true or false",
+		addr + "proxy_url: ftp://proxy:21":                       `proxy_url: scheme "ftp" is not supported`,
+		"hosts: ['wss://127.0.0.1:9/in']\nssl.ca_sha256: [nope]": `ssl.ca_sha256[0]: "nope" is not a SHA-256 fingerprint`,
 	}
 	for setting, want := range cases {
 		t.Run(setting, func(t *testing.T) {
+			t.Parallel() // each waits for a Filebeat to start and exit
 			dir := t.TempDir()
 			log := filepath.Join(dir, "app.log")
 			writeLog(t, log, 0, 1)
@@ -272,6 +285,9 @@ func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
 			}
 			if !strings.Contains(fb.output(), want) {
 				t.Fatalf("Filebeat's error for %q does not say %q:\n%s", setting, want, fb.tail())
+			}
+			if out := fb.output(); strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
+				t.Fatalf("Filebeat crashed or printed a stack trace for %q:\n%s", setting, fb.tail())
 			}
 		})
 	}

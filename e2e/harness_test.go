@@ -194,10 +194,12 @@ type receiverStats struct {
 	Events      int64 `json:"events"` // lines: a frame: batch message holds many
 	Bytes       int64 `json:"bytes"`  // in messages
 	Connections int64 `json:"connections"`
-	Refused     int64 `json:"refused"`    // handshakes without the required credentials
-	Compressed  int64 `json:"compressed"` // connections with permessage-deflate
-	WireBytes   int64 `json:"wire_bytes"` // read from the network
-	Closes      int64 `json:"closes"`     // connections closed by -close-every
+	Refused     int64 `json:"refused"`      // handshakes without the required credentials
+	Compressed  int64 `json:"compressed"`   // connections with permessage-deflate
+	WireBytes   int64 `json:"wire_bytes"`   // read from the network
+	InvalidUTF8 int64 `json:"invalid_utf8"` // text messages that are not valid UTF-8
+	InvalidJSON int64 `json:"invalid_json"` // events that are not valid JSON
+	Closes      int64 `json:"closes"`       // connections closed by -close-every
 }
 
 func (r *receiver) stats(t *testing.T) receiverStats {

@@ -40,6 +40,9 @@ func ships(t *testing.T, recv *receiver, output string, env ...string) *filebeat
 		t.Fatalf("the receiver has %d lines, want %d", len(got), int(before)+scenarioLines)
 	}
 	wantLines(t, got[before:], scenarioLines)
+	if s := recv.stats(t); s.InvalidUTF8 != 0 || s.InvalidJSON != 0 {
+		t.Fatalf("the receiver got %d text messages that are not UTF-8, %d events that are not JSON", s.InvalidUTF8, s.InvalidJSON)
+	}
 	return fb
 }
 

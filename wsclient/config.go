@@ -187,10 +187,18 @@ func (c *config) Validate() error {
 	case c.CompressionLevel < 1 || c.CompressionLevel > 9:
 		return fmt.Errorf("compression_level: %d is invalid, it must be 1 (fastest) to 9 (smallest)", c.CompressionLevel)
 	}
-	if err := c.validateHosts(); err != nil {
-		return err
+	for _, check := range []func() error{c.validateAddr, c.validateHosts, c.validateAuth, c.validateHeaderNames, c.validateCodec} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	return c.validateAuth()
+	return checkTLSFiles(c.TLS)
+}
+
+// validateCodec checks the codec's settings that libbeat would ignore.
+func (c *config) validateCodec() error {
+	_, err := c.codecConfig()
+	return err
 }
 
 const (

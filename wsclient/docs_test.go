@@ -12,7 +12,6 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
 // noDefault are the keys without a default value (the README's table says
@@ -29,30 +28,6 @@ const exampleHost = "ws://localhost:8080/echo"
 var listIndex = regexp.MustCompile(`\.\d+$`)
 
 func isSSL(key string) bool { return strings.HasPrefix(key, "ssl.") }
-
-// configKeys lists the dotted keys of a config struct, from its tags: it
-// follows inline and nested structs and the ssl settings; codec is one key.
-func configKeys(t reflect.Type, prefix string) []string {
-	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("config"), ",")
-		ft := f.Type
-		if ft == reflect.TypeOf(&tlscommon.Config{}) {
-			ft = ft.Elem()
-		}
-		switch {
-		case opts == "inline":
-			keys = append(keys, configKeys(ft, prefix)...)
-		case ft.Kind() == reflect.Struct && ft != reflect.TypeOf(codec.Config{}):
-			keys = append(keys, configKeys(ft, prefix+name+".")...)
-		default:
-			keys = append(keys, prefix+name)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
 	raw, err := os.ReadFile("../filebeat.yml.example")

@@ -63,6 +63,9 @@ func (c *config) validateHosts() error {
 		case u.Fragment != "":
 			return fmt.Errorf("hosts[%d]: %q: a WebSocket URL has no #fragment", i, display(u))
 		}
+		if err := checkURLHostPort(fmt.Sprintf("hosts[%d]", i), u); err != nil {
+			return err
+		}
 	}
 	proxy, err := c.proxyURL()
 	if err != nil {
@@ -93,6 +96,9 @@ func (c *config) proxyURL() (*url.URL, error) {
 		return nil, fmt.Errorf("proxy_url: scheme %q is not supported, use http, https or socks5", u.Scheme)
 	case u.Host == "":
 		return nil, fmt.Errorf("proxy_url: %q has no host", display(u))
+	}
+	if err := checkURLHostPort("proxy_url", u); err != nil {
+		return nil, err
 	}
 	return u, nil
 }

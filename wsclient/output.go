@@ -41,6 +41,9 @@ func MakeOutput(
 	if err := checkServerKeys(cfg); err != nil {
 		return outputs.Fail(err)
 	}
+	if err := checkShapes(cfg); err != nil {
+		return outputs.Fail(err)
+	}
 	config := defaultConfig()
 	if err := cfg.Unpack(&config); err != nil {
 		return outputs.Fail(err)
@@ -124,7 +127,11 @@ func newEncoder(cfg config, info beat.Info) (encode.Encoder, error) {
 	if !cfg.Codec.Namespace.IsSet() {
 		return encode.NewDefault(cfg.MaxLen), nil
 	}
-	c, err := codec.CreateEncoder(info, cfg.Codec)
+	codecConfig, err := cfg.codecConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := codec.CreateEncoder(info, codecConfig)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}

@@ -5,10 +5,12 @@
 //
 //	wsreceiver -listen 127.0.0.1:8080 -path /echo -out received.log
 //
-// GET /stats on the same address answers with the counts as JSON. On SIGTERM
-// or SIGINT it sends every client a close frame (1001, going away) and keeps
-// reading until the client answers, so that nothing a client wrote before
-// the close is lost; then it flushes the output and exits.
+// GET /stats on the same address answers with the counts as JSON, among
+// them text messages that are not valid UTF-8 and events that are not valid
+// JSON: every message is checked on its own. On SIGTERM or SIGINT it sends
+// every client a close frame (1001, going away) and keeps reading until the
+// client answers, so that nothing a client wrote before the close is lost;
+// then it flushes the output and exits.
 //
 // With -ack it implements the server side of acknowledged delivery
 // (PROTOCOL.md): it selects the beats-ack.v1 subprotocol and acknowledges

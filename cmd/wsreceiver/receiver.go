@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -44,6 +45,7 @@ type receiver struct {
 
 	messages, events, bytes, connections, active, acks atomic.Int64
 	refused, compressed, wireBytes, closes             atomic.Int64
+	invalidUTF8, invalidJSON                           atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*session]struct{}
@@ -126,14 +128,14 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ws.SetReadLimit(maxMessage)
 	for {
-		_, msg, err := ws.ReadMessage()
+		typ, msg, err := ws.ReadMessage()
 		if err != nil {
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
 				log.Printf("connection from %s: %v", r.RemoteAddr, err)
 			}
 			return
 		}
-		if err := rc.take(ss, msg); err != nil {
+		if err := rc.take(ss, typ, msg); err != nil {
 			log.Printf("write output: %v", err)
 			return
 		}
@@ -142,7 +144,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // take writes a message to the sink and counts it, unless the session is
 // closing.
-func (rc *receiver) take(ss *session, msg []byte) error {
+func (rc *receiver) take(ss *session, typ int, msg []byte) error {
 	ss.mu.Lock()
 	if ss.closing {
 		ss.mu.Unlock()
@@ -164,6 +166,7 @@ func (rc *receiver) take(ss *session, msg []byte) error {
 
 	rc.events.Add(int64(eventsIn(msg)))
 	rc.bytes.Add(int64(len(msg)))
+	rc.check(typ, msg)
 	if n := rc.messages.Add(1); n == rc.crashAfter {
 		log.Printf("crashing after %d messages (-crash-after): nothing flushed, nothing acknowledged", n)
 		os.Exit(3)
@@ -186,6 +189,41 @@ func (rc *receiver) closeSession(ss *session) {
 	msg := websocket.FormatCloseMessage(rc.closeCode, "wsreceiver -close-every")
 	_ = ss.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 	time.AfterFunc(time.Second, func() { ss.ws.Close() })
+}
+
+// maxInvalidLogged bounds the log lines about invalid messages; the stats
+// count them all.
+const maxInvalidLogged = 10
+
+// check counts a text message that is not valid UTF-8 (gorilla does not
+// check: RFC 6455 requires it of text messages) and each of its lines that
+// is not valid JSON, which every encoding of the websocket output but
+// codec.format produces. It logs the first few, never their content.
+func (rc *receiver) check(typ int, msg []byte) {
+	if typ == websocket.TextMessage && !utf8.Valid(msg) {
+		if n := rc.invalidUTF8.Add(1); n <= maxInvalidLogged {
+			log.Printf("a text message of %d bytes is not valid UTF-8 (%d so far)", len(msg), n)
+		}
+	}
+	if !isBatch(msg) {
+		rc.checkJSON(msg)
+		return
+	}
+	for rest := msg; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
+		rc.checkJSON(line)
+	}
+}
+
+// checkJSON counts line if it is not valid JSON.
+func (rc *receiver) checkJSON(line []byte) {
+	if json.Valid(line) {
+		return
+	}
+	if n := rc.invalidJSON.Add(1); n <= maxInvalidLogged {
+		log.Printf("a line of %d bytes is not valid JSON (%d so far)", len(line), n)
+	}
 }
 
 // acknowledge sends acks until stop: whenever messages were taken since the
@@ -336,18 +374,20 @@ type Stats struct {
 	Messages    int64 `json:"messages"`
 	Events      int64 `json:"events"` // as eventsIn counts them
 	Bytes       int64 `json:"bytes"`
-	Connections int64 `json:"connections"` // accepted since start
-	Active      int64 `json:"active"`      // open now
-	Acks        int64 `json:"acks"`        // ack messages sent (-ack)
-	Refused     int64 `json:"refused"`     // handshakes refused for lack of credentials
-	Compressed  int64 `json:"compressed"`  // connections with permessage-deflate
-	WireBytes   int64 `json:"wire_bytes"`  // read from the network: TLS, HTTP and framing included
-	Closes      int64 `json:"closes"`      // connections closed by -close-every
+	Connections int64 `json:"connections"`  // accepted since start
+	Active      int64 `json:"active"`       // open now
+	Acks        int64 `json:"acks"`         // ack messages sent (-ack)
+	Refused     int64 `json:"refused"`      // handshakes refused for lack of credentials
+	Compressed  int64 `json:"compressed"`   // connections with permessage-deflate
+	WireBytes   int64 `json:"wire_bytes"`   // read from the network: TLS, HTTP and framing included
+	InvalidUTF8 int64 `json:"invalid_utf8"` // text messages that are not valid UTF-8
+	InvalidJSON int64 `json:"invalid_json"` // lines (events) that are not valid JSON
+	Closes      int64 `json:"closes"`       // connections closed by -close-every
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d messages, %d events, %d bytes (%d on the wire), %d connections (%d open, %d compressed), %d refused, %d acks",
-		s.Messages, s.Events, s.Bytes, s.WireBytes, s.Connections, s.Active, s.Compressed, s.Refused, s.Acks)
+	return fmt.Sprintf("%d messages, %d events, %d bytes (%d on the wire), %d connections (%d open, %d compressed), %d refused, %d acks, %d invalid UTF-8, %d invalid JSON",
+		s.Messages, s.Events, s.Bytes, s.WireBytes, s.Connections, s.Active, s.Compressed, s.Refused, s.Acks, s.InvalidUTF8, s.InvalidJSON)
 }
 
 func (rc *receiver) stats() Stats {
@@ -362,6 +402,8 @@ func (rc *receiver) stats() Stats {
 		Compressed:  rc.compressed.Load(),
 		WireBytes:   rc.wireBytes.Load(),
 		Closes:      rc.closes.Load(),
+		InvalidUTF8: rc.invalidUTF8.Load(),
+		InvalidJSON: rc.invalidJSON.Load(),
 	}
 }
 

@@ -259,3 +259,44 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestCheck_CountsInvalidUTF8TextMessagesAndLinesThatAreNotJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		typ        int
+		msg        string
+		utf8, json int64
+	}{
+		{"an event", websocket.TextMessage, `{"message":"ż日🎉 \u0000"}`, 0, 0},
+		{"a batch", websocket.TextMessage, "{\"a\":1}\n[2]\n\"s\"\n", 0, 0},
+		{"invalid UTF-8 in a text message", websocket.TextMessage, "{\"message\":\"\xff\"}", 1, 0},
+		{"invalid UTF-8 in a binary message", websocket.BinaryMessage, "{\"message\":\"\xff\"}", 0, 0},
+		{"not JSON", websocket.TextMessage, `{"message":"cut`, 0, 1},
+		{"an empty message", websocket.BinaryMessage, "", 0, 1},
+		{"a raw NUL byte in a string", websocket.TextMessage, "{\"message\":\"\x00\"}", 0, 1},
+		{"two bad lines in a batch", websocket.TextMessage, "{\"a\":1}\nnot json\n{\"b\":\n[3]\n", 0, 2},
+		{"an empty line in a batch", websocket.TextMessage, "{\"a\":1}\n\n", 0, 1},
+		{"both", websocket.TextMessage, "\xc3\x28\n{}\n", 1, 1},
+	} {
+		rc, _, url, _ := startReceiver(t, options{})
+		ws := dial(t, url)
+		if err := ws.WriteMessage(tc.typ, []byte(tc.msg)); err != nil {
+			t.Fatal(err)
+		}
+		// A second, valid message: once it is counted, so is the first.
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for rc.messages.Load() < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d messages received, want 2", tc.name, rc.messages.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		s := rc.stats()
+		if s.InvalidUTF8 != tc.utf8 || s.InvalidJSON != tc.json {
+			t.Errorf("%s: counted %d invalid UTF-8, %d invalid JSON; want %d, %d", tc.name, s.InvalidUTF8, s.InvalidJSON, tc.utf8, tc.json)
+		}
+	}
+}
