@@ -214,8 +214,12 @@ func TestFault_SlowServerGetsBackpressureAndWriteTimeoutsAndLosesNothing(t *test
 	if published > n/2 {
 		t.Fatalf("Filebeat read %d of %d lines while the server took %d bytes a second: it does not slow down", published, n, rate)
 	}
-	if growth := peakRSS - settled; growth > 64<<20 {
-		t.Fatalf("Filebeat's RSS grew by %d MB (from %d MB) while the server stayed slow", growth>>20, settled>>20)
+	// A full queue takes Filebeat to about 250 MB here; each timed-out
+	// write leaves a 6.5 MB message to the garbage collector, which lets
+	// the heap grow to twice what is live. Holding the whole log would
+	// take six queues.
+	if bound := int64(450 << 20); peakRSS > bound {
+		t.Fatalf("Filebeat's RSS reached %d MB (from %d MB) while the server stayed slow, over %d MB", peakRSS>>20, settled>>20, bound>>20)
 	}
 	l := r.logLine(t, 0, 30*time.Second, "failed to publish events", "i/o timeout")
 	r.proxy.setTrickle(0)
