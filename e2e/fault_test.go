@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -185,11 +184,8 @@ func TestFault_SlowServerGetsBackpressureAndWriteTimeoutsAndLosesNothing(t *test
 	// memory with the log nor give up on it.
 	var peakActive, published int64
 	waitFor(t, 30*time.Second, "Filebeat's stats endpoint", func() bool {
-		resp, err := http.Get("http://" + r.fb.httpAddr + "/stats")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
+		_, ok := r.fb.tryOutputStats()
+		return ok
 	})
 	// RSS from when the queue has filled: it must not grow with the time
 	// the server stays slow.
@@ -320,50 +316,4 @@ func reconnectGaps(t *testing.T, logPath string) []time.Duration {
 		t.Fatal(err)
 	}
 	return gaps
-}
-
-// pipelineStats are libbeat.pipeline in Filebeat's /stats.
-type pipelineStats struct {
-	Events struct {
-		Active, Published, Total int64
-	}
-}
-
-func (f *filebeat) pipelineStats(t *testing.T) pipelineStats {
-	t.Helper()
-	var s struct {
-		Libbeat struct {
-			Pipeline pipelineStats
-		}
-	}
-	getJSON(t, "http://"+f.httpAddr+"/stats", &s)
-	return s.Libbeat.Pipeline
-}
-
-// memory is a process's resident set: now and its peak, in bytes.
-type memory struct{ now, peak int64 }
-
-// memory reads the process's VmRSS and VmHWM from /proc.
-func (p *process) memory(t *testing.T) memory {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m memory
-	for _, l := range strings.Split(string(b), "\n") {
-		name, value, _ := strings.Cut(l, ":")
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
-		switch {
-		case err != nil:
-		case name == "VmRSS":
-			m.now = kb << 10
-		case name == "VmHWM":
-			m.peak = kb << 10
-		}
-	}
-	if m.peak == 0 {
-		t.Fatalf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
-	}
-	return m
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -322,15 +323,35 @@ type outputStats struct {
 	}
 }
 
+// pipelineStats are libbeat.pipeline in Filebeat's /stats: events in the
+// pipeline (Active: in the queue or on their way into it).
+type pipelineStats struct {
+	Events struct {
+		Active, Published, Total int64
+	}
+}
+
 func (f *filebeat) outputStats(t *testing.T) outputStats {
 	t.Helper()
-	var s struct {
-		Libbeat struct {
-			Output outputStats
-		}
-	}
+	return f.libbeatStats(t).Output
+}
+
+func (f *filebeat) pipelineStats(t *testing.T) pipelineStats {
+	t.Helper()
+	return f.libbeatStats(t).Pipeline
+}
+
+// libbeatStats are libbeat in Filebeat's /stats.
+type libbeatStats struct {
+	Output   outputStats
+	Pipeline pipelineStats
+}
+
+func (f *filebeat) libbeatStats(t *testing.T) libbeatStats {
+	t.Helper()
+	var s struct{ Libbeat libbeatStats }
 	getJSON(t, "http://"+f.httpAddr+"/stats", &s)
-	return s.Libbeat.Output
+	return s.Libbeat
 }
 
 func getJSON(t *testing.T, url string, v interface{}) {
@@ -408,4 +429,32 @@ func appendLines(path string, from, to int) error {
 		w.WriteByte('\n')
 	}
 	return w.Flush()
+}
+
+// memory is a process's resident set: now and its peak, in bytes.
+type memory struct{ now, peak int64 }
+
+// memory reads the process's VmRSS and VmHWM from /proc.
+func (p *process) memory(t *testing.T) memory {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m memory
+	for _, l := range strings.Split(string(b), "\n") {
+		name, value, _ := strings.Cut(l, ":")
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		switch {
+		case err != nil:
+		case name == "VmRSS":
+			m.now = kb << 10
+		case name == "VmHWM":
+			m.peak = kb << 10
+		}
+	}
+	if m.peak == 0 {
+		t.Fatalf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	}
+	return m
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,31 +142,11 @@ func alive(t *testing.T, fb *filebeat) int64 {
 	if !fb.running() {
 		t.Fatalf("Filebeat exited: %v; its log:\n%s", fb.err, fb.tail())
 	}
-	hwm := vmHWM(t, fb.cmd.Process.Pid)
+	hwm := fb.memory(t).peak
 	if hwm > hostileHWM {
 		t.Fatalf("Filebeat's peak resident memory is %d MiB, want at most %d MiB", hwm>>20, hostileHWM>>20)
 	}
 	return hwm
-}
-
-// vmHWM is a process's peak resident set size, from /proc.
-func vmHWM(t *testing.T, pid int) int64 {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM: %q: %v", l, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
 }
 
 // hostileServer is the server of the test above.

@@ -50,13 +50,7 @@ func loadNested(t *testing.T, settings map[string]interface{}) (outputs.Group, e
 	if err != nil {
 		t.Fatal(err)
 	}
-	group, err := outputs.Load(nil, beat.Info{Beat: "filebeat"}, nil, "websocket", cfg)
-	t.Cleanup(func() {
-		for _, c := range group.Clients {
-			c.Close()
-		}
-	})
-	return group, err
+	return loadConfig(t, cfg)
 }
 
 // Beats 7.17's json codec reads escapehtml and localtime and ignores the

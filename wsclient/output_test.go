@@ -29,6 +29,13 @@ func load(t *testing.T, settings map[string]interface{}) (outputs.Group, error) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return loadConfig(t, cfg)
+}
+
+// loadConfig loads the output through libbeat's registry, as Filebeat
+// does, and closes its clients when the test ends.
+func loadConfig(t *testing.T, cfg *common.Config) (outputs.Group, error) {
+	t.Helper()
 	group, err := outputs.Load(nil, beat.Info{Beat: "filebeat"}, nil, "websocket", cfg)
 	t.Cleanup(func() {
 		for _, c := range group.Clients {

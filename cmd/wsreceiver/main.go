@@ -68,7 +68,9 @@ func main() {
 	flag.StringVar(&s.token, "token", "", "require the handshake header Authorization: Bearer <token> (also read from $WSRECEIVER_TOKEN)")
 	flag.StringVar(&s.basicAuth, "basic-auth", "", "require HTTP basic authentication with this user:password (also read from $WSRECEIVER_BASIC_AUTH)")
 	flag.BoolVar(&s.compression, "compression", false, "accept permessage-deflate compression")
+	validate := flag.Bool("validate", true, "count text messages that are not valid UTF-8 and events that are not valid JSON (invalid_utf8, invalid_json); the benchmark turns it off to measure the output, not the check")
 	flag.Parse()
+	s.noValidate = !*validate
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("wsreceiver: ")
 	// The environment keeps secrets out of the process list.
