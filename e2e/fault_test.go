@@ -246,15 +246,7 @@ func TestFault_ServerCloseFramesReconnectWithBackoffAndLoseNothing(t *testing.T)
 			if closes < n/every-1 {
 				t.Fatalf("the receiver closed %d connections, want at least %d", closes, n/every-1)
 			}
-			gaps := reconnectGaps(t, r.fb.log)
-			if len(gaps) < closes {
-				t.Fatalf("Filebeat reconnected %d times after %d closes", len(gaps), closes)
-			}
-			for _, g := range gaps {
-				if g < backoff {
-					t.Fatalf("Filebeat reconnected %v after a close, sooner than backoff.init (%v): reconnect delays %v", g, backoff, gaps)
-				}
-			}
+			gaps := backedOff(t, r.fb, closes, backoff)
 			t.Logf("close %d (%s): %d closes, reconnect delays %v, 0 of %d lines lost, %d duplicates; %s",
 				code, name, closes, gaps, n, dups, l[strings.Index(l, "server closed"):])
 		})
@@ -266,7 +258,8 @@ func TestFault_TCPResetsMidBatchLoseNothing(t *testing.T) {
 		n      = 60000
 		resets = 3
 	)
-	r := startFaultRun(t, n, 2000, nil, "frame: batch\nbackoff.init: 200ms\nbackoff.max: 1s")
+	const backoff = 200 * time.Millisecond
+	r := startFaultRun(t, n, 2000, nil, fmt.Sprintf("frame: batch\nbackoff.init: %v\nbackoff.max: 1s", backoff))
 	r.waitEvents(t, 2000)
 	for i := 1; i <= resets; i++ {
 		// A batch is about 400 KB: an odd offset falls inside one.
@@ -280,7 +273,26 @@ func TestFault_TCPResetsMidBatchLoseNothing(t *testing.T) {
 		t.Fatalf("%d resets, want %d", got, resets)
 	}
 	mostDuplicates(t, int(r.proxy.resets.Load()), dups)
-	t.Logf("%d TCP resets mid-batch, %d connections: 0 of %d lines lost, %d duplicates", r.proxy.resets.Load(), r.proxy.accepted.Load(), n, dups)
+	gaps := backedOff(t, r.fb, resets, backoff)
+	t.Logf("%d TCP resets mid-batch, %d connections, reconnect delays %v: 0 of %d lines lost, %d duplicates",
+		r.proxy.resets.Load(), r.proxy.accepted.Load(), gaps, n, dups)
+}
+
+// backedOff checks that Filebeat reconnected after each of at least
+// failures lost connections, each time no sooner than backoff, and returns
+// the delays.
+func backedOff(t *testing.T, fb *filebeat, failures int, backoff time.Duration) []time.Duration {
+	t.Helper()
+	gaps := reconnectGaps(t, fb.log)
+	if len(gaps) < failures {
+		t.Fatalf("Filebeat reconnected %d times after %d lost connections", len(gaps), failures)
+	}
+	for _, g := range gaps {
+		if g < backoff {
+			t.Fatalf("Filebeat reconnected %v after losing a connection, sooner than backoff.init (%v): reconnect delays %v", g, backoff, gaps)
+		}
+	}
+	return gaps
 }
 
 // reconnectGaps returns, from Filebeat's log, the time from each failed
