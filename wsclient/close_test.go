@@ -57,6 +57,18 @@ func TestConnect_CloseCutsShortAHandshakeTheServerNeverAnswers(t *testing.T) {
 		c.Close()
 		close(closed)
 	}()
+	connectEndsAfterClose(t, connected, start, "the handshake's answer")
+	select {
+	case <-closed:
+	case <-time.After(wait):
+		t.Fatal("Close did not return")
+	}
+}
+
+// connectEndsAfterClose waits for a Connect that was waiting for what when
+// Close came at start: it must end with errClosed within 5 seconds.
+func connectEndsAfterClose(t *testing.T, connected <-chan error, start time.Time, what string) {
+	t.Helper()
 	select {
 	case err := <-connected:
 		if !errors.Is(err, errClosed) {
@@ -66,11 +78,6 @@ func TestConnect_CloseCutsShortAHandshakeTheServerNeverAnswers(t *testing.T) {
 			t.Fatalf("Connect took %v after Close", d)
 		}
 	case <-time.After(wait):
-		t.Fatal("Connect still waiting for the handshake's answer after Close")
-	}
-	select {
-	case <-closed:
-	case <-time.After(wait):
-		t.Fatal("Close did not return")
+		t.Fatalf("Connect still waiting for %s after Close", what)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -303,17 +302,7 @@ func TestConnect_CloseCutsShortAProxyThatNeverAnswers(t *testing.T) {
 			p.request()
 			start := time.Now()
 			c.Close()
-			select {
-			case err := <-connected:
-				if !errors.Is(err, errClosed) {
-					t.Fatalf("Connect ended with %v, want %v", err, errClosed)
-				}
-				if d := time.Since(start); d > 5*time.Second {
-					t.Fatalf("Connect took %v after Close", d)
-				}
-			case <-time.After(wait):
-				t.Fatal("Connect still waiting for the proxy after Close")
-			}
+			connectEndsAfterClose(t, connected, start, "the proxy")
 		})
 	}
 }
