@@ -141,50 +141,28 @@ type refusingNginx struct {
 
 func startRefusingNginx(t *testing.T, dir string, p pki) *refusingNginx {
 	t.Helper()
-	bin := program(t, "nginx")
 	dir = filepath.Join(dir, "nginx")
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	ng := &refusingNginx{addr: freeAddr(t), tlsAddr: freeAddr(t),
 		accessLog: filepath.Join(dir, "access.log"), tlsLog: filepath.Join(dir, "tls-access.log")}
 	// No root is served (its html folder does not exist): any other path is
 	// a real 404.
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 256; }
-http {
-  log_format attempts '$msec $status $uri';
-  client_body_temp_path %[1]s/tmp/body;
-  proxy_temp_path %[1]s/tmp/proxy;
-  fastcgi_temp_path %[1]s/tmp/fastcgi;
-  uwsgi_temp_path %[1]s/tmp/uwsgi;
-  scgi_temp_path %[1]s/tmp/scgi;
+	ng.process = runNginx(t, dir, fmt.Sprintf(`  log_format attempts '$msec $status $uri';
   server {
-    listen %[2]s;
-    access_log %[3]s attempts;
+    listen %[1]s;
+    access_log %[2]s attempts;
     location = /r401 { return 401; }
     location = /r403 { return 403; }
     location = /r500 { return 500; }
     location = /page { default_type text/html; return 200 "<html><body>Welcome</body></html>\n"; }
   }
   server {
-    listen %[4]s ssl;
-    access_log %[5]s attempts;
-    ssl_certificate %[6]s;
-    ssl_certificate_key %[7]s;
+    listen %[3]s ssl;
+    access_log %[4]s attempts;
+    ssl_certificate %[5]s;
+    ssl_certificate_key %[6]s;
     location / { return 200 "TLS only\n"; }
   }
-}
-`, dir, ng.addr, ng.accessLog, ng.tlsAddr, ng.tlsLog, p.serverCert, p.serverKey)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ng.process = start(t, filepath.Join(dir, "nginx.out"), bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", confPath)
+`, ng.addr, ng.accessLog, ng.tlsAddr, ng.tlsLog, p.serverCert, p.serverKey))
 	waitListening(t, ng.process, ng.addr)
 	waitListening(t, ng.process, ng.tlsAddr)
 	return ng

@@ -58,29 +58,13 @@ type nginx struct {
 
 func startNginx(t *testing.T, dir, backend string, p pki, mtls bool) *nginx {
 	t.Helper()
-	bin := program(t, "nginx")
 	dir = filepath.Join(dir, fmt.Sprintf("nginx-%d", receivers.Add(1)))
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	addr := freeAddr(t)
 	clientAuth := ""
 	if mtls {
 		clientAuth = fmt.Sprintf("ssl_client_certificate %s;\n    ssl_verify_client on;", p.ca)
 	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 256; }
-http {
-  access_log %[1]s/access.log;
-  client_body_temp_path %[1]s/tmp/body;
-  proxy_temp_path %[1]s/tmp/proxy;
-  fastcgi_temp_path %[1]s/tmp/fastcgi;
-  uwsgi_temp_path %[1]s/tmp/uwsgi;
-  scgi_temp_path %[1]s/tmp/scgi;
+	proc := runNginx(t, dir, fmt.Sprintf(`  access_log %[1]s/access.log;
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   server {
     listen %[2]s ssl;
@@ -96,15 +80,38 @@ http {
       proxy_send_timeout 1h;
     }
   }
+`, dir, addr, p.serverCert, p.serverKey, clientAuth, backend))
+	waitListening(t, proc, addr)
+	return &nginx{process: proc, addr: addr, accessLog: filepath.Join(dir, "access.log")}
 }
-`, dir, addr, p.serverCert, p.serverKey, clientAuth, backend)
+
+// runNginx starts nginx in the foreground with everything it writes in
+// dir and http as the body of its http block.
+func runNginx(t *testing.T, dir, http string) *process {
+	t.Helper()
+	bin := program(t, "nginx")
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+events { worker_connections 256; }
+http {
+  client_body_temp_path %[1]s/tmp/body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+%[2]s}
+`, dir, http)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	proc := start(t, filepath.Join(dir, "nginx.out"), bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", confPath)
-	waitListening(t, proc, addr)
-	return &nginx{process: proc, addr: addr, accessLog: filepath.Join(dir, "access.log")}
+	return start(t, filepath.Join(dir, "nginx.out"), bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", confPath)
 }
 
 // tinyproxy is a real HTTP proxy; its log shows every CONNECT.

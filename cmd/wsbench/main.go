@@ -156,10 +156,11 @@ func (b *bench) runAll(cases []benchCase, input string, lines, runs int) map[str
 	return results
 }
 
-func median(rs []result, f func(result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
+// median is the median of f over xs: a case's runs, or the soak's samples.
+func median[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
 	}
 	sort.Float64s(v)
 	if len(v) == 0 {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -123,21 +122,9 @@ func trendOf(samples []sample, v func(sample) float64, limit func(first float64)
 	if third == 0 {
 		return trend{}
 	}
-	t := trend{first: medianOf(s[:third], v), last: medianOf(s[len(s)-third:], v), judged: len(s) >= minJudged}
+	t := trend{first: median(s[:third], v), last: median(s[len(s)-third:], v), judged: len(s) >= minJudged}
 	t.limit = limit(t.first)
 	return t
-}
-
-func medianOf(samples []sample, v func(sample) float64) float64 {
-	vs := make([]float64, len(samples))
-	for i, s := range samples {
-		vs[i] = v(s)
-	}
-	sort.Float64s(vs)
-	if len(vs)%2 == 1 {
-		return vs[len(vs)/2]
-	}
-	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
 }
 
 func rssOf(s sample) float64        { return s.rssMB }
