@@ -111,7 +111,9 @@ func (f *inflight) ackedBy(n uint64) int {
 // until the server acknowledges them, or the connection dies and their
 // unacknowledged events go back to libbeat. Each batch is resolved exactly
 // once: by ack (the reader), or by fail (whoever ends the connection), or
-// at add when one of those already happened.
+// at add or abandon when one of those already happened. A batch counts as
+// delivered only when the server's count covers the number of its last
+// message.
 type acks struct {
 	observer outputs.Observer
 	timeout  time.Duration // ack.timeout
@@ -119,6 +121,10 @@ type acks struct {
 	// sent numbers the data messages: the publishing goroutine increments
 	// it before each write, so that an ack can never outrun it.
 	sent atomic.Uint64
+
+	// delivered is set once the server has acknowledged a whole batch: the
+	// connection proved it works.
+	delivered atomic.Bool
 
 	mu       sync.Mutex
 	acked    uint64 // the server's latest count
@@ -131,8 +137,9 @@ func newAcks(observer outputs.Observer, timeout time.Duration) *acks {
 	return &acks{observer: observer, timeout: timeout, progress: make(chan struct{})}
 }
 
-// add takes over a written batch: it waits for its acknowledgement, or is
-// resolved at once if that already came or the connection has failed.
+// add takes over a batch whose messages, f.first to f.last, were all
+// written: it waits for its acknowledgement, or is resolved at once if that
+// already came or the connection has failed.
 func (a *acks) add(f *inflight) {
 	a.mu.Lock()
 	switch {
@@ -148,6 +155,18 @@ func (a *acks) add(f *inflight) {
 		a.queue = append(a.queue, f)
 		a.mu.Unlock()
 	}
+}
+
+// abandon resolves a batch whose writing failed, which failed the
+// connection (conn.fail settles the acks before anyone sees it dead): what
+// the server acknowledged of it is ACKed, the rest retried. f.last is not
+// known, and not needed: the server cannot have acknowledged a message that
+// was not written.
+func (a *acks) abandon(f *inflight) {
+	a.mu.Lock()
+	acked := a.acked
+	a.mu.Unlock()
+	a.resolve(f, f.ackedBy(acked))
 }
 
 // ack records the server's count n and ACKs every batch it completes. A
@@ -208,6 +227,7 @@ func (a *acks) fail() {
 func (a *acks) resolve(f *inflight, n int) {
 	a.observer.Acked(n)
 	if n == len(f.events) {
+		a.delivered.Store(true)
 		f.batch.ACK()
 		return
 	}

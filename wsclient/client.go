@@ -180,6 +180,7 @@ func (c *Client) Connect() error {
 		pingInterval: c.pingInterval,
 		pingTimeout:  c.pingTimeout,
 		ackTimeout:   c.ackTimeout,
+		stall:        c.timeout,
 		ignored:      c.ignored,
 	})
 	c.mu.Lock()
@@ -193,7 +194,9 @@ func (c *Client) Connect() error {
 		return errClosed
 	}
 
-	c.backoff.Reset()
+	// The backoff goes on growing until the connection proves healthy
+	// (lost): a server that accepts and drops every connection must not be
+	// redialled every backoff.init.
 	c.wait = false
 	return nil
 }
@@ -281,6 +284,17 @@ func (c *Client) Close() error {
 	c.dropConn()
 	c.busy.Wait()
 	return nil
+}
+
+// lost drops cn, a connection that failed, so that the next Connect backs
+// off first; from backoff.init again if cn had proved healthy, from where
+// the backoff stands if not. Only the publishing goroutine calls it.
+func (c *Client) lost(cn *conn) {
+	c.dropConn()
+	c.wait = true
+	if cn.healthy(c.backoff.Max) {
+		c.backoff.Reset()
+	}
 }
 
 func (c *Client) current() *conn {

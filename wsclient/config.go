@@ -280,6 +280,8 @@ func (c *config) describeConnection() string {
 	switch u, _ := c.proxyURL(); {
 	case c.ProxyDisable:
 		parts = append(parts, "proxy: disabled")
+	case u != nil && u.User != nil:
+		parts = append(parts, "proxy: "+display(u)+" (with credentials)")
 	case u != nil:
 		parts = append(parts, "proxy: "+display(u))
 	}

@@ -59,7 +59,7 @@ func badValues(notPEM string) []badValue {
 		{settings{"addr": nil, "hosts": []string{"ws://a/x", "http://b/y"}}, []string{"hosts[1]", `"http"`}, nil},
 		{settings{"addr": nil, "hosts": []string{"ws:///x"}}, []string{"hosts[0]", "no host"}, nil},
 		{settings{"addr": nil, "hosts": []string{"wss://alice:s3cret@a/x"}}, []string{"hosts[0]", "username and password"}, []string{"s3cret"}},
-		{settings{"addr": nil, "hosts": []string{"wss://alice:s3cret@a:x/y"}}, []string{"hosts[0]", "not a URL"}, []string{"s3cret"}},
+		{settings{"addr": nil, "hosts": []string{"wss://alice:s3cret@a:x/y"}}, []string{"hosts[0]", "credentials in the URL are not supported"}, []string{"alice", "s3cret"}},
 
 		// TLS.
 		{settings{"ssl.certificate_authorities": []string{"/etc/ca.pem"}}, []string{"ssl", "ws://127.0.0.1:9/echo", "wss"}, nil},

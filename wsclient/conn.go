@@ -32,6 +32,7 @@ type connConfig struct {
 	pingInterval time.Duration // 0: no pings
 	pingTimeout  time.Duration
 	ackTimeout   time.Duration   // 0: acknowledgements are off
+	stall        time.Duration   // timeout: how long a write may take no bytes
 	ignored      *limitedWarning // server messages that are not acks
 }
 
@@ -47,8 +48,10 @@ type conn struct {
 
 	deadlineMu sync.Mutex // orders read deadline updates from reader and publisher
 
+	born     time.Time     // when the handshake completed
 	dead     chan struct{} // closed once the connection is unusable
 	deadErr  error         // why; written before dead is closed
+	diedAt   time.Time     // when; written before dead is closed
 	failOnce sync.Once
 
 	stop      chan struct{} // closed by close: stops the pinger
@@ -62,6 +65,7 @@ func newConn(ws *websocket.Conn, cfg connConfig) *conn {
 	c := &conn{
 		ws:         ws,
 		connConfig: cfg,
+		born:       time.Now(),
 		dead:       make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
@@ -79,23 +83,26 @@ func newConn(ws *websocket.Conn, cfg connConfig) *conn {
 }
 
 // write sends msg as one message of the given type (websocket.TextMessage
-// or BinaryMessage). Only the publishing goroutine may call it. On failure
-// the connection is unusable and the error says why, preferring the
-// reader's diagnosis (a missing pong, a close frame) to the bare write
-// error it caused.
-func (c *conn) write(opcode int, msg []byte, timeout time.Duration) error {
+// or BinaryMessage). Only the publishing goroutine may call it. A write
+// fails only when it takes no bytes for the stall timeout (stallConn), not
+// when a large message takes long on a slow link. On failure the
+// connection is unusable and the error says why, preferring the reader's
+// diagnosis (a missing pong, a close frame) to the bare write error it
+// caused; the write error is counted only if it is what ended the
+// connection.
+func (c *conn) write(opcode int, msg []byte) error {
 	if err := c.err(); err != nil {
 		return err
-	}
-	if err := c.ws.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		c.fail(fmt.Errorf("write: %w", err))
-		return c.err()
 	}
 	if c.acks != nil {
 		c.acks.sent.Add(1) // before the write, so that the ack cannot come first
 	}
 	if err := c.ws.WriteMessage(opcode, msg); err != nil {
-		c.fail(fmt.Errorf("write: %w", err))
+		reason := fmt.Errorf("write: %w", err)
+		if netErr := net.Error(nil); errors.As(err, &netErr) && netErr.Timeout() {
+			reason = fmt.Errorf("write: no bytes taken for %v (timeout): %w", c.stall, err)
+		}
+		c.fail(reason, func() { c.observer.WriteError(err) })
 		return c.err()
 	}
 	return nil
@@ -115,15 +122,40 @@ func (c *conn) err() error {
 // socket, which unblocks a write stuck on a dead peer. Batches awaiting an
 // ack go back to libbeat, less what the server acknowledged. Safe from any
 // goroutine.
-func (c *conn) fail(err error) {
+//
+// count, if not nil, counts the failure in the Observer, and is called only
+// if err is the first reason, the one the connection dies of: each failure
+// is counted once, where it happened. The acknowledgements are settled and
+// the failure counted before the connection is seen dead: whoever finds it
+// dead may resolve a batch against them, or read the counts, at once.
+func (c *conn) fail(err error, count func()) {
 	c.failOnce.Do(func() {
-		c.deadErr = err
-		close(c.dead)
-		c.ws.Close()
+		if count != nil {
+			count()
+		}
 		if c.acks != nil {
 			c.acks.fail()
 		}
+		c.deadErr = err
+		c.diedAt = time.Now()
+		close(c.dead)
+		c.ws.Close()
 	})
+}
+
+// healthy says whether the connection proved itself before it died: the
+// server acknowledged a batch on it, or it stayed up for at least d. A
+// handshake alone proves nothing: a server may accept and drop every
+// connection. Call it once the connection is dead.
+func (c *conn) healthy(d time.Duration) bool {
+	if c.acks != nil && c.acks.delivered.Load() {
+		return true
+	}
+	end := time.Now()
+	if c.err() != nil {
+		end = c.diedAt
+	}
+	return end.Sub(c.born) >= d
 }
 
 // close ends the connection with a normal close frame and waits, at most
@@ -145,7 +177,7 @@ func (c *conn) close() {
 				}
 			}
 		}
-		c.fail(errClosed)
+		c.fail(errClosed, nil)
 		c.wg.Wait()
 	})
 }
@@ -165,19 +197,18 @@ func (c *conn) read() {
 		c.extend()
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
-			c.fail(c.readError(err))
+			c.failRead(err)
 			return
 		}
 		msg.Reset()
 		n, err := msg.ReadFrom(r)
 		c.observer.ReadBytes(int(n))
 		if err != nil {
-			c.fail(c.readError(err))
+			c.failRead(err)
 			return
 		}
 		if err := c.handle(typ, msg.Bytes()); err != nil {
-			c.observer.ReadError(err)
-			c.fail(err)
+			c.fail(err, func() { c.observer.ReadError(err) })
 			return
 		}
 	}
@@ -224,19 +255,22 @@ func (c *conn) extend() {
 	_ = c.ws.SetReadDeadline(deadline)
 }
 
-// readError turns what the reader saw into the reason the connection died,
-// and counts it as a read error unless the connection was already closed
-// or failed elsewhere (a failed write closes the socket under the reader).
-func (c *conn) readError(err error) error {
+// failRead fails the connection with what the reader saw, and counts it as
+// a read error if that is what the connection died of: not if we are
+// closing it (the read error is our own doing), nor if it failed elsewhere
+// first (a failed write closes the socket under the reader).
+func (c *conn) failRead(err error) {
 	select {
 	case <-c.stop:
-		return errClosed // we are closing; the read error is our own doing
-	case <-c.dead:
-		return c.deadErr
+		c.fail(errClosed, nil)
+		return
 	default:
 	}
-	c.observer.ReadError(err)
+	c.fail(c.readError(err), func() { c.observer.ReadError(err) })
+}
 
+// readError turns what the reader saw into the reason the connection died.
+func (c *conn) readError(err error) error {
 	var closeErr *websocket.CloseError
 	var netErr net.Error
 	switch {
@@ -259,17 +293,38 @@ func (c *conn) readError(err error) error {
 // ping sends a ping every interval until the connection closes or dies. A
 // ping that cannot be sent is not itself a verdict: the reader's deadline
 // decides whether the peer is alive.
+//
+// On a slow link a ping waits behind the data already in the socket
+// buffer, and its pong can come long after ping_timeout. So, checking
+// twice per ping_timeout, while data waited to be taken at the last check,
+// a peer whose TCP has acknowledged more of it since is alive too, and its
+// deadline is extended. Pings alone never extend it: a peer's kernel
+// acknowledges them even when the server itself is stuck.
 func (c *conn) ping() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.pingInterval)
-	defer t.Stop()
+	pings := time.NewTicker(c.pingInterval)
+	defer pings.Stop()
+	checks := time.NewTicker(c.pingTimeout / 2)
+	defer checks.Stop()
+	sc := stallConnOf(c.ws.NetConn())
+	var acked uint64
+	backlog := false
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.dead:
 			return
-		case <-t.C:
+		case <-checks.C:
+			if sc == nil {
+				continue
+			}
+			n, pending, ok := sc.acknowledged()
+			if ok && backlog && n > acked {
+				c.extend()
+			}
+			acked, backlog = n, ok && pending > 0
+		case <-pings.C:
 			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.pingTimeout))
 		}
 	}

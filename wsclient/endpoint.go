@@ -43,9 +43,15 @@ func checkServerKeys(cfg *common.Config) error {
 }
 
 // validateHosts checks each of hosts and proxy_url. Errors show URLs as
-// display does.
+// display does, and never a URL that may hold credentials.
 func (c *config) validateHosts() error {
 	for i, h := range c.Hosts {
+		// Refused before anything else looks at it: a password with a '#',
+		// '/' or '?' ends the URL's user information early, so that a
+		// parsed URL, or url.Parse's error, would show part of it.
+		if strings.Contains(h, "@") {
+			return fmt.Errorf("hosts[%d]: the URL has an '@': credentials in the URL are not supported, use username and password (the URL is not shown; an '@' in its path must be written %%40)", i)
+		}
 		if !strings.Contains(h, "://") {
 			return fmt.Errorf("hosts[%d]: give a full URL, such as \"ws://%s/echo\" or \"wss://...\"", i, strings.SplitN(h, "/", 2)[0])
 		}
@@ -58,8 +64,6 @@ func (c *config) validateHosts() error {
 			return fmt.Errorf("hosts[%d]: %q: scheme %q is not supported, use ws:// or wss://", i, display(u), u.Scheme)
 		case u.Host == "":
 			return fmt.Errorf("hosts[%d]: %q has no host", i, display(u))
-		case u.User != nil:
-			return fmt.Errorf("hosts[%d]: %q: credentials in the URL are not supported, use username and password", i, display(u))
 		case u.Fragment != "":
 			return fmt.Errorf("hosts[%d]: %q: a WebSocket URL has no #fragment", i, display(u))
 		}
@@ -83,6 +87,10 @@ func (c *config) validateHosts() error {
 	return nil
 }
 
+// errUserinfo is why a URL with credentials that do not parse is refused;
+// it says what to fix without showing any of the URL.
+var errUserinfo = errors.New("the user information (user:password@) does not parse: a '#', '/', '?', '%' or space in the username or password must be percent-encoded, such as %23 for '#' (the URL is not shown, as it holds a password)")
+
 // proxyURL is proxy_url parsed and checked, or nil when unset.
 func (c *config) proxyURL() (*url.URL, error) {
 	if c.ProxyURL == "" {
@@ -90,6 +98,8 @@ func (c *config) proxyURL() (*url.URL, error) {
 	}
 	u, err := parseURL(c.ProxyURL)
 	switch {
+	case err == nil && strings.Contains(c.ProxyURL, "@") && !credentialsParsed(u):
+		return nil, fmt.Errorf("proxy_url: %w", errUserinfo)
 	case err != nil:
 		return nil, fmt.Errorf("proxy_url: not a URL: %w", err)
 	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h":
@@ -114,24 +124,38 @@ func (c *config) proxySettings() httpcommon.HTTPClientProxySettings {
 	return settings
 }
 
-// parseURL is url.Parse with an error that does not repeat the URL, which
-// may hold a password.
+// parseURL is url.Parse with an error that shows none of the URL: not the
+// URL, which may hold a password, nor, if the URL has user information,
+// url.Parse's own error, which quotes the part it stumbled on, such as a
+// password's digits taken for a port.
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
+	if err != nil && strings.Contains(s, "@") {
+		err = errUserinfo
+	}
 	return u, err
 }
 
-// display names a URL in logs and errors: without its password, and with
-// the values of its query, where a token may be, masked.
+// credentialsParsed says whether the '@' of a URL that has one ended its
+// user information, as it should: a '#', '/' or '?' in a password ends the
+// URL's authority before the '@', leaving it, and the rest of the password,
+// in the host, path, query or fragment.
+func credentialsParsed(u *url.URL) bool {
+	return u.User != nil && !strings.Contains(u.Host+u.Path+u.RawQuery+u.Fragment+u.Opaque, "@")
+}
+
+// display names a URL in logs and errors: without its user information, and
+// with the values of its query, where a token may be, masked.
 func display(u *url.URL) string {
-	if u.RawQuery == "" {
-		return u.Redacted()
-	}
 	masked := *u
+	masked.User = nil
+	if u.RawQuery == "" {
+		return masked.String()
+	}
 	q := u.Query()
 	keys := make([]string, 0, len(q))
 	for k := range q {
@@ -142,7 +166,7 @@ func display(u *url.URL) string {
 		keys[i] = url.QueryEscape(k) + "=xxxxx"
 	}
 	masked.RawQuery = strings.Join(keys, "&")
-	return masked.Redacted()
+	return masked.String()
 }
 
 // handshakeHeaders are set by the WebSocket handshake itself, so a
@@ -197,7 +221,7 @@ type endpoint struct {
 // settings, nil when there are none (the system's roots, full verification).
 func newEndpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) *endpoint {
 	dialer := &websocket.Dialer{
-		NetDialContext:    newProxyDialer(cfg.proxySettings(), u, tlsConfig).DialContext,
+		NetDialContext:    newProxyDialer(cfg.proxySettings(), u, tlsConfig, cfg.Timeout).DialContext,
 		HandshakeTimeout:  cfg.Timeout,
 		WriteBufferSize:   writeBufferSize,
 		EnableCompression: cfg.Compression,

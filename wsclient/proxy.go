@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,12 +31,13 @@ type proxyDialer struct {
 	headers http.Header                           // proxy_headers, sent with CONNECT
 	tls     *tlscommon.TLSConfig                  // ssl.*, also for an https proxy
 	direct  net.Dialer
+	stall   time.Duration // timeout: a write that takes no bytes for this long fails (stallConn)
 
 	mu       sync.Mutex
 	proxyTLS map[string]*tls.Config // by https proxy host, built once: libbeat warns at each build without verification
 }
 
-func newProxyDialer(settings httpcommon.HTTPClientProxySettings, server *url.URL, tlsConfig *tlscommon.TLSConfig) *proxyDialer {
+func newProxyDialer(settings httpcommon.HTTPClientProxySettings, server *url.URL, tlsConfig *tlscommon.TLSConfig, stall time.Duration) *proxyDialer {
 	// Proxy selection goes by the http(s) URL the handshake requests, as
 	// for any HTTP client: HTTPS_PROXY for wss, HTTP_PROXY for ws.
 	target := *server
@@ -43,15 +47,28 @@ func newProxyDialer(settings httpcommon.HTTPClientProxySettings, server *url.URL
 		target:   &http.Request{URL: &target, Host: target.Host},
 		headers:  settings.Headers.Headers(),
 		tls:      tlsConfig,
+		stall:    stall,
 		proxyTLS: map[string]*tls.Config{},
 	}
 }
 
-// proxyName names a proxy in errors: its scheme and host only. A proxy
-// from the environment may be malformed so that its password lands where
-// url.Redacted does not hide it.
+// proxyName names a proxy in errors: its scheme and host only.
 func proxyName(via *url.URL) string {
 	return via.Scheme + "://" + via.Host
+}
+
+// errEnvProxy is why a proxy from the environment is not used. Its value is
+// not shown: it may hold a password.
+var errEnvProxy = errors.New("the proxy from the environment (HTTPS_PROXY or HTTP_PROXY) is not a valid URL (not shown, as it may hold a password; a '#', '/', '?' or '%' in its password must be percent-encoded)")
+
+// malformed says whether a proxy URL parsed otherwise than meant: a '#',
+// '/' or '?' in a password ends the URL's authority before the '@', so that
+// the host is the user name and part of the password
+// ("http://user:1234/ss@proxy" has the host "user:1234"). proxy_url is
+// checked at start (proxyURL); the environment's only here.
+func malformed(via *url.URL) bool {
+	_, err := strconv.Atoi(via.Port())
+	return via.Port() != "" && err != nil || strings.Contains(via.Path+via.RawQuery+via.Fragment+via.Opaque, "@")
 }
 
 // DialContext connects to addr, the server's host:port, directly or
@@ -61,17 +78,22 @@ func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (ne
 	if p.choose != nil {
 		var err error
 		if via, err = p.choose(p.target); err != nil {
-			return nil, fmt.Errorf("proxy from the environment: %w", err)
+			// The error quotes the variable's value, which may hold a
+			// password.
+			return nil, errEnvProxy
+		}
+		if via != nil && malformed(via) {
+			return nil, errEnvProxy
 		}
 	}
 	if via == nil {
-		return p.direct.DialContext(ctx, network, addr)
+		return p.DialTCP(ctx, network, addr)
 	}
 	switch via.Scheme {
 	case "http", "https":
 		return p.connect(ctx, via, addr)
 	case "socks5", "socks5h":
-		d, err := proxy.FromURL(via, &p.direct)
+		d, err := proxy.FromURL(via, tcpDialer{p})
 		if err != nil {
 			return nil, fmt.Errorf("proxy %s: %w", proxyName(via), err)
 		}
@@ -85,6 +107,28 @@ func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (ne
 	}
 }
 
+// DialTCP opens a TCP connection whose writes fail only after the stall
+// timeout without progress (stallConn). Every connection starts here, so
+// that TLS, to the server or to an https proxy, runs over a stallConn.
+func (p *proxyDialer) DialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := p.direct.DialContext(ctx, network, addr)
+	if err != nil || p.stall <= 0 {
+		return conn, err
+	}
+	return newStallConn(conn, p.stall), nil
+}
+
+// tcpDialer is DialTCP as the dialer a SOCKS proxy connection is made with.
+type tcpDialer struct{ p *proxyDialer }
+
+func (d tcpDialer) Dial(network, addr string) (net.Conn, error) {
+	return d.p.DialTCP(context.Background(), network, addr)
+}
+
+func (d tcpDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.p.DialTCP(ctx, network, addr)
+}
+
 // connect opens a tunnel to addr through an HTTP or HTTPS proxy with
 // CONNECT. ctx bounds the whole exchange.
 func (p *proxyDialer) connect(ctx context.Context, via *url.URL, addr string) (net.Conn, error) {
@@ -95,7 +139,7 @@ func (p *proxyDialer) connect(ctx context.Context, via *url.URL, addr string) (n
 	if via.Port() == "" {
 		proxyAddr = net.JoinHostPort(via.Hostname(), map[string]string{"http": "80", "https": "443"}[via.Scheme])
 	}
-	raw, err := p.direct.DialContext(ctx, "tcp", proxyAddr)
+	raw, err := p.DialTCP(ctx, "tcp", proxyAddr)
 	if err != nil {
 		return nil, fail("%v", err)
 	}

@@ -335,7 +335,7 @@ func TestConnect_EnvironmentProxyVariablesChooseByScheme(t *testing.T) {
 		choose := env.ProxyFunc()
 
 		c, _ := newTestClient(t, cfg)
-		dialer := newProxyDialer(cfg.proxySettings(), c.url, nil)
+		dialer := newProxyDialer(cfg.proxySettings(), c.url, nil, cfg.Timeout)
 		dialer.choose = func(r *http.Request) (*url.URL, error) { return choose(r.URL) }
 		c.dialer.NetDialContext = dialer.DialContext
 		err := c.Connect()
@@ -355,6 +355,32 @@ func TestConnect_EnvironmentProxyVariablesChooseByScheme(t *testing.T) {
 		case r := <-p.requests:
 			t.Fatalf("%+v: the proxy got CONNECT %s", tc.env, r.Host)
 		default:
+		}
+	}
+}
+
+func TestConnect_MalformedEnvironmentProxyIsNotShown(t *testing.T) {
+	s := newTestServer(t, nil)
+	cfg := testConfig(s)
+	cfg.Addr = "logs.internal.test:80" // not loopback, so that the environment applies
+	for _, proxy := range []string{
+		"http://alice:Sup3r%zzSecret@proxy.example:3128", // does not parse
+		"http://alice:31337/Secret@proxy.example:3128",   // parses, with the password's digits as a port
+	} {
+		env := httpproxy.Config{HTTPProxy: proxy}
+		choose := env.ProxyFunc()
+		c, _ := newTestClient(t, cfg)
+		dialer := newProxyDialer(cfg.proxySettings(), c.url, nil, cfg.Timeout)
+		dialer.choose = func(r *http.Request) (*url.URL, error) { return choose(r.URL) }
+		c.dialer.NetDialContext = dialer.DialContext
+		err := c.Connect()
+		if err == nil {
+			t.Fatalf("%s: connected", proxy)
+		}
+		for _, secret := range []string{"alice", "Sup3r", "Secret", "31337"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: the error %q shows %q", proxy, err, secret)
+			}
 		}
 	}
 }

@@ -53,8 +53,7 @@ func (c *Client) usableConn() (*conn, error) {
 		err = cn.acks.waitRoom(cn)
 	}
 	if err != nil {
-		c.dropConn()
-		c.wait = true
+		c.lost(cn)
 		return nil, fmt.Errorf("connection to %s lost: %w", c.name, err)
 	}
 	return cn, nil
@@ -75,7 +74,7 @@ func (c *Client) publishEvents(cn *conn, batch publisher.Batch, events []publish
 			continue
 		}
 		c.buf = msg
-		if err := cn.write(c.opcode, msg, c.timeout); err != nil {
+		if err := cn.write(c.opcode, msg); err != nil {
 			return c.failed(cn, batch, without(events, c.droppedAt), i-len(c.droppedAt), first, err, bytes)
 		}
 		bytes += len(msg)
@@ -102,7 +101,7 @@ func (c *Client) publishBatch(cn *conn, batch publisher.Batch, events []publishe
 		return c.written(cn, batch, events, 0, 0)
 	}
 	first := c.nextMessage(cn)
-	if err := cn.write(c.opcode, buf, c.timeout); err != nil {
+	if err := cn.write(c.opcode, buf); err != nil {
 		return c.failed(cn, batch, without(events, c.droppedAt), 0, first, err, 0)
 	}
 	return c.written(cn, batch, events, first, len(buf))
@@ -167,16 +166,12 @@ func (c *Client) written(cn *conn, batch publisher.Batch, events []publisher.Eve
 // and with acks also those written and not acknowledged. c.droppedAt lists
 // the events dropped before the failure.
 func (c *Client) failed(cn *conn, batch publisher.Batch, kept []publisher.Event, sent int, first uint64, err error, bytes int) error {
-	c.dropConn()
-	c.wait = true
-	c.observer.WriteError(err)
+	c.lost(cn)
 	c.observer.WriteBytes(bytes)
 	c.observer.Dropped(len(c.droppedAt))
 	c.releaseBuf()
 	if cn.acks != nil {
-		// A failed write has failed the connection, so add resolves the
-		// batch at once, with what the server acknowledged before.
-		cn.acks.add(&inflight{batch: batch, events: kept, first: first, perEvent: c.frame == frameEvent})
+		cn.acks.abandon(&inflight{batch: batch, events: kept, first: first, perEvent: c.frame == frameEvent})
 	} else {
 		c.observer.Acked(sent)
 		c.observer.Failed(len(kept) - sent)

@@ -2,6 +2,7 @@ package wsclient
 
 import (
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,6 +38,10 @@ type testServer struct {
 
 	// Reset the connection after this many messages; may change at any time.
 	resetAfter atomic.Int64
+	// Close this many of the next connections as soon as they are
+	// upgraded, as a server that checks a token after the upgrade, or is
+	// overloaded, would; may change at any time.
+	dropNext atomic.Int64
 
 	msgs       chan string          // every message received, in order
 	handshakes chan *http.Request   // every handshake request, refused ones too
@@ -119,6 +124,11 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return pong(data)
 	})
+	if s.dropNext.Add(-1) >= 0 {
+		s.ends <- errDropped
+		return
+	}
+	s.dropNext.Add(1)
 	s.conns <- ws
 	if s.noRead {
 		<-s.done
@@ -138,11 +148,14 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 			s.send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, n))
 		}
 		if n == s.resetAfter.Load() {
-			ws.NetConn().(*net.TCPConn).SetLinger(0)
+			ws.NetConn().(*countingConn).Conn.(*net.TCPConn).SetLinger(0) // close with an RST
 			return
 		}
 	}
 }
+
+// errDropped is the end of a connection the server dropped at once.
+var errDropped = errors.New("dropped by the test server as soon as it was upgraded")
 
 // send writes a message to a client; tests call it while the handler may
 // be acknowledging on the same connection, and gorilla allows one writer.
