@@ -3,6 +3,7 @@ module github.com/beats-websocket/websocket-output
 go 1.26.8
 
 require (
+	github.com/beats-websocket/websocket-output/transport v0.0.0
 	github.com/elastic/beats/v7 v7.17.29
 	github.com/gorilla/websocket v1.5.3
 	github.com/jpillora/backoff v1.0.0
@@ -157,3 +158,7 @@ replace (
 )
 
 exclude github.com/docker/distribution v2.8.0+incompatible
+
+// The transport core is a module of its own, without Beats, so that each
+// Beats line can use it (docs: the architecture).
+replace github.com/beats-websocket/websocket-output/transport => ./transport

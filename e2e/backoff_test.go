@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // A server that accepts the WebSocket upgrade and drops the connection at
@@ -85,7 +87,7 @@ func startDroppingServer(t *testing.T) *droppingServer {
 		t.Fatal(err)
 	}
 	s := &droppingServer{addr: ln.Addr().String()}
-	up := websocket.Upgrader{Subprotocols: []string{"beats-ack.v1"}}
+	up := websocket.Upgrader{Subprotocols: []string{protocol.Subprotocol}}
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // A hostile server: it speaks beats-ack.v1, stores and acknowledges what it
@@ -187,7 +189,7 @@ func startHostileServer(t *testing.T) *hostileServer {
 }
 
 func (s *hostileServer) serve(w http.ResponseWriter, r *http.Request) {
-	up := websocket.Upgrader{Subprotocols: []string{"beats-ack.v1"}}
+	up := websocket.Upgrader{Subprotocols: []string{protocol.Subprotocol}}
 	ws, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return
@@ -298,7 +300,7 @@ func (c *hostileConn) read() string {
 		if n == hostileTrigger {
 			close(c.triggered)
 		}
-		if err := c.write(websocket.TextMessage, []byte(fmt.Sprintf(`{"ack":%d}`, n))); err != nil {
+		if err := c.write(websocket.TextMessage, protocol.AppendAck(nil, uint64(n))); err != nil {
 			continue // the reader sees why
 		}
 	}
@@ -355,7 +357,7 @@ func (c *hostileConn) misbehave(n int) {
 		c.hugeFrameHeader()
 	case 3:
 		c.last.Store(hostileScript[2])
-		c.junk(websocket.TextMessage, []byte(fmt.Sprintf(`{"ack":%d}`, c.received.Load()+1_000_000_000)))
+		c.junk(websocket.TextMessage, protocol.AppendAck(nil, uint64(c.received.Load()+1_000_000_000)))
 	case 4:
 		c.last.Store(hostileScript[3])
 		c.huge(websocket.BinaryMessage, 1<<20)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // CodecOptions say what the frames around a codec's output require.
@@ -43,7 +45,7 @@ func (e *Codec) Append(dst []byte, ev *beat.Event) ([]byte, error) {
 	if err != nil {
 		return dst, &DropError{Reason: "codec failed: " + err.Error()}
 	}
-	if e.opts.SingleLine && bytes.IndexByte(out, '\n') >= 0 {
+	if e.opts.SingleLine && bytes.IndexByte(out, protocol.EventEnd) >= 0 {
 		return dst, &DropError{Reason: "encoded event contains a newline, which frame: batch uses to separate events", Size: len(out)}
 	}
 	if e.opts.Text && !utf8.Valid(out) {

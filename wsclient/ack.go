@@ -1,11 +1,7 @@
 package wsclient
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,73 +10,11 @@ import (
 	"github.com/elastic/beats/v7/libbeat/publisher"
 )
 
-// AckSubprotocol is the WebSocket subprotocol a client offers with
-// ack.enabled; a server that selects it acknowledges what it has received
-// (PROTOCOL.md).
-const AckSubprotocol = "beats-ack.v1"
-
 // ackWindow is how many batches may await acknowledgement on one
 // connection. Two let the next batch be encoded and written while the
 // server confirms the previous one, and bound the events sent again after
 // a failure to two batches per connection.
 const ackWindow = 2
-
-// maxAckLen is the longest text message parsed as an acknowledgement; an
-// ack is a few bytes, so anything longer is not one.
-const maxAckLen = 256
-
-// errNotAck is why a message from the server was ignored.
-var errNotAck = errors.New(`not an acknowledgement ({"ack":N})`)
-
-// parseAck reads a server's acknowledgement, {"ack":N}: N messages received
-// on this connection so far, a non-negative integer. Whitespace and other
-// fields are allowed, as in any JSON object.
-func parseAck(msg []byte) (uint64, error) {
-	if len(msg) > maxAckLen {
-		return 0, fmt.Errorf("%w: %d bytes", errNotAck, len(msg))
-	}
-	if n, ok := parseCompactAck(msg); ok {
-		return n, nil
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(msg, &fields); err != nil {
-		return 0, fmt.Errorf("%w: %q", errNotAck, msg)
-	}
-	raw, ok := fields["ack"]
-	if !ok {
-		return 0, fmt.Errorf("%w: %q", errNotAck, msg)
-	}
-	n, err := strconv.ParseUint(string(raw), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %q", errNotAck, msg)
-	}
-	return n, nil
-}
-
-// parseCompactAck reads the usual form, {"ack":N} exactly, without
-// allocating; ok is false for anything else, which parseAck then decodes
-// as JSON.
-func parseCompactAck(msg []byte) (n uint64, ok bool) {
-	const prefix = `{"ack":`
-	if len(msg) < len(prefix)+2 || string(msg[:len(prefix)]) != prefix || msg[len(msg)-1] != '}' {
-		return 0, false
-	}
-	digits := msg[len(prefix) : len(msg)-1]
-	if len(digits) > 1 && digits[0] == '0' {
-		return 0, false // not JSON
-	}
-	for _, d := range digits {
-		if d < '0' || d > '9' {
-			return 0, false
-		}
-		v := uint64(d - '0')
-		if n > (math.MaxUint64-v)/10 {
-			return 0, false // overflows: let the decoder say so
-		}
-		n = n*10 + v
-	}
-	return n, true
-}
 
 // inflight is a batch written on a connection and not yet acknowledged.
 type inflight struct {

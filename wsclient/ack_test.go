@@ -12,6 +12,8 @@ import (
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // signalled is a test batch whose signals, which the client's reader
@@ -249,7 +251,7 @@ func TestAck_JunkFromTheServerIsIgnoredWithOneWarning(t *testing.T) {
 		{websocket.TextMessage, `{"ack":1}{"ack":2}`},
 		{websocket.TextMessage, `[2]`},
 		{websocket.TextMessage, ""},
-		{websocket.TextMessage, strings.Repeat(" ", maxAckLen) + `{"ack":2}`},
+		{websocket.TextMessage, strings.Repeat(" ", protocol.MaxAckLen) + `{"ack":2}`},
 		{websocket.TextMessage, `{"ack":0}`}, // valid, acknowledges nothing
 	}
 	for _, j := range junk {

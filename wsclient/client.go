@@ -23,6 +23,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/outputs"
 
 	"github.com/beats-websocket/websocket-output/encode"
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 var (
@@ -162,13 +163,13 @@ func (c *Client) Connect() error {
 		}
 		return fmt.Errorf("connect to %s: %w%s", c.name, err, dialHint(err))
 	}
-	if c.ackTimeout > 0 && ws.Subprotocol() != AckSubprotocol {
+	if c.ackTimeout > 0 && ws.Subprotocol() != protocol.Subprotocol {
 		// Never fall back to sending without acknowledgements.
-		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "subprotocol "+AckSubprotocol+" required")
+		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "subprotocol "+protocol.Subprotocol+" required")
 		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait))
 		ws.Close()
 		return fmt.Errorf("connect to %s: server did not accept subprotocol %s; it cannot acknowledge (set ack.enabled: false for a server without acknowledgements)",
-			c.name, AckSubprotocol)
+			c.name, protocol.Subprotocol)
 	}
 
 	if c.compression > 0 {

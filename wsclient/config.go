@@ -11,6 +11,8 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // config is output.websocket in filebeat.yml. Every duration accepts a Go
@@ -239,7 +241,7 @@ func (c *config) encoding() string {
 // delivery describes acknowledgements for the start-up log line.
 func (c *config) delivery() string {
 	if c.Ack.Enabled {
-		return fmt.Sprintf("acks: %s (timeout %v)", AckSubprotocol, c.Ack.Timeout)
+		return fmt.Sprintf("acks: %s (timeout %v)", protocol.Subprotocol, c.Ack.Timeout)
 	}
 	return "acks: off"
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/elastic/beats/v7/libbeat/outputs"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 const (
@@ -223,10 +225,10 @@ func (c *conn) handle(typ int, msg []byte) error {
 		return nil
 	}
 	if typ != websocket.TextMessage {
-		c.ignored.report(fmt.Errorf("%w: a binary message of %d bytes", errNotAck, len(msg)))
+		c.ignored.report(fmt.Errorf("%w: a binary message of %d bytes", protocol.ErrNotAck, len(msg)))
 		return nil
 	}
-	n, err := parseAck(msg)
+	n, err := protocol.ParseAck(msg)
 	if err != nil {
 		c.ignored.report(err)
 		return nil

@@ -14,6 +14,8 @@ import (
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // checkServerKeys checks that the configuration names the server one way:
@@ -230,7 +232,7 @@ func newEndpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) *endpoi
 		dialer.TLSClientConfig = tlsConfig.BuildModuleClientConfig(u.Hostname())
 	}
 	if cfg.Ack.Enabled {
-		dialer.Subprotocols = []string{AckSubprotocol}
+		dialer.Subprotocols = []string{protocol.Subprotocol}
 	}
 	header := http.Header{}
 	for k, v := range cfg.Headers {

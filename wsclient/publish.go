@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/elastic/beats/v7/libbeat/publisher"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // maxRetainedBuf is the largest message buffer kept between publishes; a
@@ -94,7 +96,7 @@ func (c *Client) publishBatch(cn *conn, batch publisher.Batch, events []publishe
 			c.drops.report(err)
 			continue
 		}
-		buf = append(buf, '\n')
+		buf = append(buf, protocol.EventEnd)
 	}
 	c.buf = buf
 	if len(c.droppedAt) == len(events) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // wait bounds every wait in these tests; reaching it is a failure, never
@@ -105,7 +107,7 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	upgrader := websocket.Upgrader{EnableCompression: s.compress}
 	if s.ack {
-		upgrader.Subprotocols = []string{AckSubprotocol}
+		upgrader.Subprotocols = []string{protocol.Subprotocol}
 	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {

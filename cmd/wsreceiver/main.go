@@ -39,6 +39,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // settings are the command line's.
@@ -165,7 +167,7 @@ func run(s settings) error {
 func (s settings) describe(tls bool) string {
 	var parts []string
 	if s.ack {
-		parts = append(parts, "with acks ("+ackSubprotocol+")")
+		parts = append(parts, "with acks ("+protocol.Subprotocol+")")
 	} else {
 		parts = append(parts, "without acks")
 	}

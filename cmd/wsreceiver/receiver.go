@@ -15,13 +15,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // maxMessage bounds one message; far above any log line a client should send.
 const maxMessage = 64 << 20
-
-// ackSubprotocol is the subprotocol of acknowledged delivery (PROTOCOL.md).
-const ackSubprotocol = "beats-ack.v1"
 
 // options are what a receiver requires of its clients and how it answers.
 type options struct {
@@ -64,7 +63,7 @@ func newReceiver(s *sink, opts options) *receiver {
 		conns: map[*session]struct{}{},
 	}
 	if opts.ack {
-		rc.upgrader.Subprotocols = []string{ackSubprotocol}
+		rc.upgrader.Subprotocols = []string{protocol.Subprotocol}
 	}
 	return rc
 }
@@ -109,7 +108,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.active.Add(1)
 	var acker sync.WaitGroup
 	stopAcker := make(chan struct{})
-	if rc.ack && ws.Subprotocol() == ackSubprotocol {
+	if rc.ack && ws.Subprotocol() == protocol.Subprotocol {
 		acker.Add(1)
 		go func() {
 			defer acker.Done()
@@ -208,15 +207,11 @@ func (rc *receiver) check(typ int, msg []byte) {
 			log.Printf("a text message of %d bytes is not valid UTF-8 (%d so far)", len(msg), n)
 		}
 	}
-	if !isBatch(msg) {
+	if !protocol.IsBatch(msg) {
 		rc.checkJSON(msg)
 		return
 	}
-	for rest := msg; len(rest) > 0; {
-		var line []byte
-		line, rest, _ = bytes.Cut(rest, []byte{'\n'})
-		rc.checkJSON(line)
-	}
+	protocol.Events(msg, rc.checkJSON)
 }
 
 // checkJSON counts line if it is not valid JSON.
@@ -270,7 +265,7 @@ func (rc *receiver) sendAck(ss *session) error {
 		return err
 	}
 	_ = ss.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := ss.ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"ack":%d}`, n))); err != nil {
+	if err := ss.ws.WriteMessage(websocket.TextMessage, protocol.AppendAck(nil, n)); err != nil {
 		return err
 	}
 	ss.acked = n
@@ -357,17 +352,10 @@ func offersDeflate(r *http.Request) bool {
 	return false
 }
 
-// isBatch says whether a message is a batch (frame: batch) of
-// newline-terminated events, which is how it ends; any other message is
-// one event (frame: event).
-func isBatch(msg []byte) bool {
-	return bytes.HasSuffix(msg, []byte{'\n'})
-}
-
 // eventsIn counts the events in a message.
 func eventsIn(msg []byte) int {
-	if isBatch(msg) {
-		return bytes.Count(msg, []byte{'\n'})
+	if protocol.IsBatch(msg) {
+		return bytes.Count(msg, []byte{protocol.EventEnd})
 	}
 	return 1
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // Every test must leave no goroutine behind: the receiver's connection
@@ -64,8 +66,8 @@ func readAck(t *testing.T, ws *websocket.Conn) uint64 {
 	if err != nil {
 		t.Fatalf("reading an ack: %v", err)
 	}
-	var n uint64
-	if _, err := fmt.Sscanf(string(msg), `{"ack":%d}`, &n); err != nil || typ != websocket.TextMessage {
+	n, err := protocol.ParseAck(msg)
+	if err != nil || typ != websocket.TextMessage {
 		t.Fatalf("server sent %q (type %d), want {\"ack\":N}", msg, typ)
 	}
 	return n
@@ -73,8 +75,8 @@ func readAck(t *testing.T, ws *websocket.Conn) uint64 {
 
 func TestAck_AcknowledgesWhatIsInTheOutputFile(t *testing.T) {
 	_, _, url, out := startAckReceiver(t)
-	ws := dial(t, url, ackSubprotocol)
-	if ws.Subprotocol() != ackSubprotocol {
+	ws := dial(t, url, protocol.Subprotocol)
+	if ws.Subprotocol() != protocol.Subprotocol {
 		t.Fatalf("subprotocol %q selected", ws.Subprotocol())
 	}
 	const n = 1000
@@ -109,7 +111,7 @@ func TestAck_NoAcksForAClientThatDidNotAskForThem(t *testing.T) {
 	}
 	ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, msg, err := ws.ReadMessage(); err == nil {
-		t.Fatalf("server sent %q to a client without %s", msg, ackSubprotocol)
+		t.Fatalf("server sent %q to a client without %s", msg, protocol.Subprotocol)
 	}
 	if rc.acks.Load() != 0 {
 		t.Fatalf("%d acks sent", rc.acks.Load())
@@ -118,7 +120,7 @@ func TestAck_NoAcksForAClientThatDidNotAskForThem(t *testing.T) {
 
 func TestAck_ShutdownSendsAFinalAckBeforeTheCloseFrame(t *testing.T) {
 	rc, _, url, _ := startAckReceiver(t)
-	ws := dial(t, url, ackSubprotocol)
+	ws := dial(t, url, protocol.Subprotocol)
 	if err := ws.WriteMessage(websocket.TextMessage, []byte("line")); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // sink appends lines to the output, buffered and flushed every
@@ -50,7 +52,7 @@ func (s *sink) writeLines(msg []byte) error {
 	if _, err := s.w.Write(msg); err != nil {
 		return err
 	}
-	if isBatch(msg) {
+	if protocol.IsBatch(msg) {
 		return nil // its lines are terminated already
 	}
 	return s.w.WriteByte('\n')
