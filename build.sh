@@ -3,7 +3,8 @@
 # toolchain and flags (the condition for Go's plugin loader), and runs the
 # demo and the tests.
 #
-#   ./build.sh          build dist/filebeat, dist/websocket.so, dist/wsreceiver
+#   ./build.sh          build dist/filebeat, dist/websocket.so, dist/wsreceiver,
+#                       dist/ackcheck
 #   ./build.sh plugin   rebuild only dist/websocket.so (the hot-swap path); with
 #                       a dist/filebeat it must pass plugincheck against it,
 #                       or dist/websocket.so stays as it was
@@ -150,6 +151,11 @@ build_receiver() {
 	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsreceiver" ./cmd/wsreceiver
 }
 
+# build_ackcheck builds the conformance checker for beats-ack.v1 servers.
+build_ackcheck() {
+	go build "${BUILD_FLAGS[@]}" -o "$DIST/ackcheck" ./cmd/ackcheck
+}
+
 # write_buildinfo records what dist/ was built with, beside the binaries.
 write_buildinfo() {
 	{
@@ -176,6 +182,7 @@ build_all() {
 	build_host
 	build_plugin
 	build_receiver
+	build_ackcheck
 	write_buildinfo
 	echo "built $DIST in $((SECONDS - started))s: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
 }
