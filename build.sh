@@ -15,10 +15,11 @@
 #   ./build.sh test     build, then run every check and test: go vet,
 #                       staticcheck, unit tests with -race, end to end, a short
 #                       fuzz run of each fuzz target, the benchmark's smoke
-#                       run; installs nginx-light and tinyproxy (Debian
-#                       packages) for the end-to-end tests if they are missing
-#                       and it runs as root, and the pinned staticcheck if it
-#                       is missing
+#                       run; installs nginx-light, tinyproxy and
+#                       python3-websockets (Debian packages) for the end-to-end
+#                       tests if they are missing and it runs as root, the Node
+#                       example server's ws (npm ci) and the pinned staticcheck
+#                       if they are missing
 #   ./build.sh lint     go vet and the pinned staticcheck, on every package
 #   ./build.sh tools    install the pinned staticcheck (go install), as CI does
 #   ./build.sh bench    build, then run the microbenchmarks, the end-to-end
@@ -265,22 +266,39 @@ EOF
 }
 
 # test_programs makes sure the programs the end-to-end tests run are here:
-# nginx (a TLS-terminating proxy) and tinyproxy (an HTTP proxy), from
-# Debian's packages. As root it installs what is missing; otherwise it
-# says what to install.
+# nginx (a TLS-terminating proxy), tinyproxy (an HTTP proxy) and, for the
+# Python example server, python3-websockets, from Debian's packages; and the
+# Node example server's pinned ws package (npm ci). As root it installs what
+# is missing; otherwise it says what to install.
 test_programs() {
 	local missing=()
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 	command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	else
-		echo "the end-to-end tests need ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+	/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing+=(python3-websockets)
+	if [ ${#missing[@]} -gt 0 ]; then
+		if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+			echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
+			apt-get update -qq
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		else
+			echo "the end-to-end tests need ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+			exit 1
+		fi
+	fi
+	node_example
+}
+
+# node_example installs the Node example server's dependencies, as its
+# package-lock.json pins them, unless they are there.
+node_example() {
+	local dir=examples/servers/node
+	[ -f "$dir/node_modules/ws/package.json" ] && return 0
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "the end-to-end tests need Node.js 18 or later with npm, for $dir" >&2
 		exit 1
 	fi
+	echo "installing $dir's dependencies (npm ci)" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund)
 }
 
 # staticcheck_bin prints the staticcheck to run: $STATICCHECK if set, else
