@@ -63,3 +63,14 @@ func (tl *tailer) take(raw []byte) {
 }
 
 func (tl *tailer) distinct() int { return len(tl.counts) }
+
+// absent is how many of the log's lines [from, to) have not arrived.
+func (tl *tailer) absent(from, to int) int {
+	n := 0
+	for i := from; i < to; i++ {
+		if tl.counts[i] == 0 {
+			n++
+		}
+	}
+	return n
+}
