@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -324,10 +325,16 @@ type outputStats struct {
 }
 
 // pipelineStats are libbeat.pipeline in Filebeat's /stats: events in the
-// pipeline (Active: in the queue or on their way into it).
+// pipeline (Active: in the queue or on their way into it; Dropped: after
+// retry_limit) and the queue's (Acked: acknowledged by the output, or
+// with the disk queue written to disk; MaxEvents: 0 for the disk queue).
 type pipelineStats struct {
 	Events struct {
-		Active, Published, Total int64
+		Active, Published, Total, Dropped int64
+	}
+	Queue struct {
+		Acked     int64
+		MaxEvents int64 `json:"max_events"`
 	}
 }
 
@@ -423,12 +430,17 @@ func appendLines(path string, from, to int) error {
 		return err
 	}
 	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
+	return writeLines(f, from, to)
+}
+
+// writeLines writes lines [from, to) to w, each followed by a newline.
+func writeLines(w io.Writer, from, to int) error {
+	b := bufio.NewWriterSize(w, 1<<20)
 	for i := from; i < to; i++ {
-		w.WriteString(line(i))
-		w.WriteByte('\n')
+		b.WriteString(line(i))
+		b.WriteByte('\n')
 	}
-	return w.Flush()
+	return b.Flush()
 }
 
 // memory is a process's resident set: now and its peak, in bytes.

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -15,91 +12,230 @@ import (
 	"time"
 )
 
-// The kill test: Filebeat ships a growing log while the receiver is killed
-// with SIGKILL three times and crashes once by itself (wsreceiver
-// -crash-after, which exits holding unflushed, unacknowledged messages),
-// and Filebeat is killed with SIGKILL once, each at a random point, and
-// each is restarted. E2E_SEED=n repeats a run's failure points.
+// The kill test: Filebeat ships killLines lines while the receiver is
+// killed with SIGKILL and crashes by itself (wsreceiver -crash-after, which
+// exits holding unflushed, unacknowledged messages), and Filebeat is killed
+// with SIGKILL, each at a random point, and each is restarted. A
+// killScenario says how often, with which queue and from which input.
+// E2E_SEED=n repeats a run's failure points.
 const (
-	killLines       = 200000
-	receiverKills   = 3 // SIGKILL
-	receiverCrashes = 1 // -crash-after
-	filebeatKills   = 1 // SIGKILL
-	failures        = receiverKills + receiverCrashes + filebeatKills
-	batchSize       = 2048 // the output's default
-	workers         = 1    // the output's default
-	ackWindow       = 2    // batches awaiting acks per connection (wsclient)
+	killLines = 200000
+	batchSize = 2048 // the output's default
+	workers   = 1    // the output's default
+	ackWindow = 2    // batches awaiting acks per connection (wsclient)
+	// diskWriteAhead is the disk queue's write_ahead default: the most
+	// events one write puts on disk before they are acknowledged to the
+	// inputs, so the most a registry can lag behind the queue.
+	diskWriteAhead = 2048
+	// outageBacklog is how many events Filebeat takes in while the
+	// receiver is down before a kill in the outage: more than a batch.
+	outageBacklog = 3000
 )
 
+// killScenario is what the kill test does, and to what.
+type killScenario struct {
+	acks            bool
+	receiverKills   int // SIGKILL
+	receiverCrashes int // -crash-after; at most 1
+	filebeatKills   int // SIGKILL; at most 1
+	// filebeatInOutage kills Filebeat while the receiver is down, once
+	// Filebeat has taken in outageBacklog events more (or filled its
+	// memory queue): what it has taken in since is then only in its queue.
+	filebeatInOutage bool
+	diskQueue        bool   // Filebeat's disk queue (diskQueueSettings) instead of its memory queue
+	output           string // further output.websocket settings
+	// source makes the lines' way into Filebeat, in dir; nil is a
+	// growing log read by filestream.
+	source func(t *testing.T, dir string) lineSource
+}
+
+// The original kill test's faults.
+var fiveFailures = killScenario{receiverKills: 3, receiverCrashes: 1, filebeatKills: 1}
+
+func (sc killScenario) failures() int {
+	return sc.receiverKills + sc.receiverCrashes + sc.filebeatKills
+}
+
+// lineSource feeds the kill test's lines to Filebeat.
+type lineSource interface {
+	// input is Filebeat's input for the lines.
+	input() string
+	// feed starts sending the lines, about 20,000 a second; the channel
+	// says when all are out, with the first error.
+	feed() <-chan error
+	// unguaranteed returns the lines [from, to) that may be lost without
+	// the output being at fault, given that Filebeat, when it was killed,
+	// had taken responsibility (libbeat.pipeline.queue.acked) for the
+	// first taken lines it was sent; taken is -1 if it was not killed.
+	unguaranteed(taken int) (from, to int, err error)
+	// registry says whether the input records what the queue has taken
+	// and reads again what it had not recorded (filestream, log).
+	registry() bool
+}
+
+// growingLog is a log file growing at about 20,000 lines a second, read by
+// filestream: its registry makes Filebeat read again, after a crash, what
+// its queue had not taken, so every line is guaranteed.
+type growingLog struct {
+	t    *testing.T
+	path string
+}
+
+func newGrowingLog(t *testing.T, dir string) lineSource {
+	return growingLog{t: t, path: filepath.Join(dir, "app.log")}
+}
+
+func (l growingLog) input() string { return inputFor(l.path) }
+
+func (l growingLog) feed() <-chan error {
+	return growLog(l.t, l.path, 2000, killLines, 2000, 100*time.Millisecond)
+}
+
+func (growingLog) unguaranteed(int) (int, int, error) { return 0, 0, nil }
+
+func (growingLog) registry() bool { return true }
+
 func TestKill_WithAcksEveryLineArrivesAtLeastOnce(t *testing.T) {
-	r := killTest(t, true)
-	if r.missing > 0 {
-		t.Fatalf("%d of %d lines never arrived with acks on (%s)", r.missing, killLines, r)
-	}
-	// What can come twice: what the server held and had not acknowledged
-	// when it died, and what Filebeat had sent and not recorded in its
-	// registry when it died; at most the batches in flight each time.
-	if bound := failures * batchSize * workers * ackWindow; r.duplicates > bound {
-		t.Fatalf("%d duplicates after %d failures, more than %d x %d x %d x %d = %d (%s)",
-			r.duplicates, failures, failures, batchSize, workers, ackWindow, bound, r)
-	}
+	sc := fiveFailures
+	sc.acks = true
+	r := killTest(t, sc)
+	r.everyLineAtLeastOnce(t)
 	t.Logf("with acks: %s", r)
 }
 
 // Without acks the same faults lose events; this run measures how many for
 // the README, and checks only that what did arrive is intact.
 func TestKill_WithoutAcksReportsWhatIsLost(t *testing.T) {
-	r := killTest(t, false)
+	r := killTest(t, fiveFailures)
 	t.Logf("without acks: %s", r)
 }
 
 type killResult struct {
+	sc                            killScenario
+	registry                      bool // the source's lineSource.registry
 	seed                          int64
 	received, missing, duplicates int
-	elapsed                       time.Duration
+	// The lines [from, to) need not arrive (lineSource.unguaranteed);
+	// lostWithFilebeat of them did not, and are not in missing.
+	from, to, lostWithFilebeat int
+	// Summed over Filebeat's runs, as last seen: events the output handed
+	// back for retry (libbeat.output.events.failed) and events libbeat
+	// dropped after retry_limit (libbeat.pipeline.events.dropped).
+	retried, dropped int64
+	elapsed          time.Duration
 }
 
 func (r killResult) String() string {
-	return fmt.Sprintf("%d receiver kills, %d receiver crash and %d Filebeat kill (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
-		receiverKills, receiverCrashes, filebeatKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
+	s := fmt.Sprintf("%d receiver kills, %d receiver crash and %d Filebeat kill (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
+		r.sc.receiverKills, r.sc.receiverCrashes, r.sc.filebeatKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
+	if r.to > r.from {
+		s += fmt.Sprintf("; lines %d to %d not guaranteed, %d of them lost", r.from, r.to-1, r.lostWithFilebeat)
+	}
+	if r.sc.filebeatInOutage || r.sc.diskQueue {
+		s += fmt.Sprintf("; %d events retried, %d dropped by libbeat", r.retried, r.dropped)
+	}
+	return s
 }
 
-func killTest(t *testing.T, acks bool) killResult {
+// everyLineAtLeastOnce fails the test unless every line that must arrive
+// did, and duplicates stay within what the failures can cause.
+func (r killResult) everyLineAtLeastOnce(t *testing.T) {
+	t.Helper()
+	if r.missing > 0 {
+		t.Fatalf("%d of %d lines never arrived with acks on (%s)", r.missing, killLines, r)
+	}
+	// What can come twice: what the server held and had not acknowledged
+	// when it died, and what Filebeat had sent and not recorded in its
+	// registry when it died; at most the batches in flight each time.
+	bound := r.sc.failures() * batchSize * workers * ackWindow
+	formula := fmt.Sprintf("%d x %d x %d x %d", r.sc.failures(), batchSize, workers, ackWindow)
+	if r.sc.diskQueue && r.registry {
+		// With the disk queue a registry records lines once they are on
+		// disk, so a Filebeat kill can also repeat the write it was
+		// recording.
+		bound += r.sc.filebeatKills * diskWriteAhead
+		formula += fmt.Sprintf(" + %d x %d", r.sc.filebeatKills, diskWriteAhead)
+	}
+	if r.duplicates > bound {
+		t.Fatalf("%d duplicates after %d failures, more than %s = %d (%s)", r.duplicates, r.sc.failures(), formula, bound, r)
+	}
+}
+
+func killTest(t *testing.T, sc killScenario) killResult {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("E2E_SEED"); s != "" {
 		seed, _ = strconv.ParseInt(s, 10, 64)
 	}
 	rnd := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
-
-	dir := t.TempDir()
-	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
-	var recvFlags []string
-	if acks {
-		recvFlags = []string{"-ack"}
+	if sc.receiverCrashes > 1 || sc.filebeatKills > 1 {
+		t.Fatalf("%d receiver crashes and %d Filebeat kills: the kill test does at most one of each", sc.receiverCrashes, sc.filebeatKills)
 	}
 
-	// The log grows at about 20,000 lines/s, so every kill is mid-stream.
-	writing := growLog(t, log, 2000, killLines, 2000, 100*time.Millisecond)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "received.log")
+	newSource := sc.source
+	if newSource == nil {
+		newSource = newGrowingLog
+	}
+	src := newSource(t, dir)
+	var recvFlags []string
+	if sc.acks {
+		recvFlags = []string{"-ack"}
+	}
+	var settings string
+	if sc.diskQueue {
+		settings = diskQueueSettings
+	}
 
-	// Failure points, as events received; one kills Filebeat, and the
-	// first of the receiver's is its own simulated crash.
-	points := make([]int, failures)
+	// The lines come at about 20,000 a second, so every kill is mid-stream.
+	writing := src.feed()
+
+	// Failure points, as events received. The receiver's own crash is its
+	// first failure; Filebeat's kill has a point of its own, or with
+	// filebeatInOutage comes with one of the receiver's kills.
+	n := sc.receiverKills + sc.receiverCrashes
+	if !sc.filebeatInOutage {
+		n += sc.filebeatKills
+	}
+	points := make([]int, n)
 	for i := range points {
 		points[i] = killLines/10 + rnd.Intn(killLines*8/10)
 	}
 	sort.Ints(points)
-	filebeatKill := rnd.Intn(len(points))
-	crash := 0
-	if filebeatKill == 0 {
-		crash = 1
+	filebeatKill, crash := -1, -1
+	switch {
+	case sc.filebeatKills == 0:
+	case sc.filebeatInOutage && sc.receiverCrashes > 0:
+		filebeatKill = 1 + rnd.Intn(len(points)-1)
+	default:
+		filebeatKill = rnd.Intn(len(points))
+	}
+	if sc.receiverCrashes > 0 {
+		crash = 0
+		if filebeatKill == 0 {
+			crash = 1
+		}
 	}
 
 	start := time.Now()
-	recv := startReceiver(t, dir, "127.0.0.1:0", out, append(recvFlags, fmt.Sprintf("-crash-after=%d", points[crash]))...)
-	output := outputTo(recv, fmt.Sprintf("ack.enabled: %v\nbackoff.init: 100ms\nbackoff.max: 1s", acks))
-	plugin := filepath.Join(dist, "websocket.so")
-	fb := startFilebeat(t, dir, plugin, inputFor(log), output)
+	firstFlags := recvFlags
+	if crash >= 0 {
+		firstFlags = append(recvFlags, fmt.Sprintf("-crash-after=%d", points[crash]))
+	}
+	recv := startReceiver(t, dir, "127.0.0.1:0", out, firstFlags...)
+	output := outputTo(recv, fmt.Sprintf("ack.enabled: %v\nbackoff.init: 100ms\nbackoff.max: 1s\n%s", sc.acks, sc.output))
+	startFB := func() *filebeat { return startFilebeatWith(t, dir, src.input(), output, settings) }
+	fb := startFB()
+
+	// Retries and drops, summed over Filebeat's runs: count adds a run's
+	// as they are just before it ends.
+	var retried, dropped int64
+	count := func(s libbeatStats) {
+		retried += s.Output.Events.Failed
+		dropped += s.Pipeline.Events.Dropped
+	}
+	taken := -1 // libbeat.pipeline.queue.acked when Filebeat was killed
 
 	// Progress, in events the receivers have counted: those of the killed
 	// ones (as last seen) and the current one's.
@@ -118,30 +254,45 @@ func killTest(t *testing.T, acks bool) killResult {
 		waitFor(t, 2*time.Minute, fmt.Sprintf("%d events before kill %d", point, i+1), func() bool {
 			return progress() >= point
 		})
-		if i == filebeatKill {
+		if i == filebeatKill && !sc.filebeatInOutage {
+			count(fb.libbeatStats(t))
 			fb.kill(t)
 			t.Logf("killed Filebeat at about %d events", progress())
-			fb = startFilebeat(t, dir, plugin, inputFor(log), output)
+			fb = startFB()
 			continue
 		}
 		at := progress()
 		recv.kill(t)
 		before = at
 		t.Logf("killed the receiver at about %d events", at)
-		time.Sleep(time.Duration(100+rnd.Intn(400)) * time.Millisecond) // the outage
+		if i == filebeatKill {
+			s := killWithBacklog(t, fb)
+			count(s)
+			taken = int(s.Pipeline.Queue.Acked)
+			fb = startFB()
+		} else {
+			time.Sleep(time.Duration(100+rnd.Intn(400)) * time.Millisecond) // the outage
+		}
 		recv = startReceiver(t, dir, recv.addr, out, recvFlags...)
 	}
 	if err := <-writing; err != nil {
 		t.Fatal(err)
 	}
+	from, to, err := src.unguaranteed(taken)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The last receiver has repaired any line torn by a kill, so the output
-	// file only grows from here on. Done when every line has arrived or, as
-	// happens without acks, nothing more arrives for much longer than the
-	// slowest reconnect (1s).
+	// file only grows from here on. Done when every line has arrived; when
+	// every line that must arrive has and nothing more for 2s (reordering
+	// after a retry is over in milliseconds, a line Filebeat lost will not
+	// come); or, as happens without acks, when nothing more arrives for
+	// much longer than the slowest reconnect (1s).
 	tail := newTailer(t, out)
+	due := func() bool { return tail.absent(0, from)+tail.absent(to, killLines) == 0 }
 	quiet, last := time.Now(), tail.read()
-	for tail.distinct() < killLines && time.Since(quiet) < 10*time.Second {
+	for tail.distinct() < killLines && time.Since(quiet) < 10*time.Second && (time.Since(quiet) < 2*time.Second || !due()) {
 		time.Sleep(200 * time.Millisecond)
 		if n := tail.read(); n != last {
 			quiet, last = time.Now(), n
@@ -151,69 +302,39 @@ func killTest(t *testing.T, acks bool) killResult {
 		}
 	}
 	elapsed := time.Since(start)
+	count(fb.libbeatStats(t))
 	fb.stop(t)
 	recv.stop(t)
 	tail.read()
 	return killResult{
-		seed:       seed,
-		received:   tail.lines,
-		missing:    killLines - tail.distinct(),
-		duplicates: tail.lines - tail.distinct(),
-		elapsed:    elapsed,
+		sc:               sc,
+		registry:         src.registry(),
+		seed:             seed,
+		received:         tail.lines,
+		missing:          tail.absent(0, from) + tail.absent(to, killLines),
+		duplicates:       tail.lines - tail.distinct(),
+		from:             from,
+		to:               to,
+		lostWithFilebeat: tail.absent(from, to),
+		retried:          retried,
+		dropped:          dropped,
+		elapsed:          elapsed,
 	}
 }
 
-// tailer follows the receiver's output file as it grows, checking every
-// line and counting each log line's arrivals.
-type tailer struct {
-	t      *testing.T
-	f      *os.File
-	r      *bufio.Reader
-	part   []byte
-	lines  int
-	counts map[int]int
-}
-
-func newTailer(t *testing.T, path string) *tailer {
+// killWithBacklog kills Filebeat while the receiver is down, once it has
+// taken in outageBacklog events more (or all, or as many as its memory
+// queue holds), and returns its stats from just before.
+func killWithBacklog(t *testing.T, fb *filebeat) libbeatStats {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return &tailer{t: t, f: f, r: bufio.NewReaderSize(f, 1<<20), counts: map[int]int{}}
+	want := min(fb.pipelineStats(t).Events.Published+outageBacklog, killLines)
+	waitFor(t, 2*time.Minute, fmt.Sprintf("Filebeat to take in %d events, or fill its queue, while the receiver is down", want), func() bool {
+		p := fb.pipelineStats(t)
+		return p.Events.Published >= want || p.Queue.MaxEvents > 0 && p.Events.Active >= p.Queue.MaxEvents
+	})
+	s := fb.libbeatStats(t)
+	fb.kill(t)
+	t.Logf("killed Filebeat while the receiver was down, after it had taken in %d events, %d of them into its queue for good (queue.acked)",
+		s.Pipeline.Events.Published, s.Pipeline.Queue.Acked)
+	return s
 }
-
-// read takes in the complete lines written since the last call and
-// returns how many lines there are in all.
-func (tl *tailer) read() int {
-	tl.t.Helper()
-	for {
-		chunk, err := tl.r.ReadBytes('\n')
-		tl.part = append(tl.part, chunk...)
-		if err == io.EOF {
-			return tl.lines // an incomplete line waits for the rest
-		}
-		if err != nil {
-			tl.t.Fatal(err)
-		}
-		tl.take(tl.part[:len(tl.part)-1])
-		tl.part = tl.part[:0]
-	}
-}
-
-func (tl *tailer) take(raw []byte) {
-	tl.t.Helper()
-	var m struct{ Message string }
-	if err := json.Unmarshal(raw, &m); err != nil || len(m.Message) < 7 {
-		tl.t.Fatalf("line %d of the receiver's output is not {timestamp,message}: %q (%v)", tl.lines+1, raw, err)
-	}
-	i, err := strconv.Atoi(m.Message[:7])
-	if err != nil || i < 0 || i >= killLines || m.Message != line(i) {
-		tl.t.Fatalf("line %d of the receiver's output is no line of the log: %q", tl.lines+1, m.Message)
-	}
-	tl.counts[i]++
-	tl.lines++
-}
-
-func (tl *tailer) distinct() int { return len(tl.counts) }
