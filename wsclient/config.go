@@ -24,9 +24,10 @@ type config struct {
 	Workers int `config:"workers"`
 	// BatchSize is the most events one Publish call gets. Default 2048.
 	BatchSize int `config:"batch_size"`
-	// RetryLimit is how often libbeat retries a batch before dropping it;
-	// -1 retries forever. Guaranteed inputs (Filebeat's log and filestream
-	// inputs) retry regardless. Default 3.
+	// RetryLimit is how often libbeat retries a batch before dropping its
+	// events that are not guaranteed; -1 retries forever. Filebeat 7.17
+	// marks the events of every input guaranteed, which libbeat retries
+	// regardless. Default 3.
 	RetryLimit int `config:"retry_limit"`
 
 	// Hosts are the servers as full URLs (ws://host:port/path or wss://...),
