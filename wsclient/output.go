@@ -91,7 +91,10 @@ func MakeOutput(
 			clients = append(clients, newFailover(perHost))
 		}
 	}
-	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit, clients)
+	// SuccessNet(true, ...) keeps the clients as they are: the failover
+	// between hosts is per worker, above.
+	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit,
+		withTest(clients, newOutputTest(config, endpoints, tlsConfig)))
 }
 
 // failover is libbeat's failover client over one worker's clients, one per

@@ -54,15 +54,25 @@ func proxyName(via *url.URL) string {
 	return via.Scheme + "://" + via.Host
 }
 
+// via is the proxy the connection to the server goes through, nil for a
+// direct connection. It may hold credentials: name it with proxyName.
+func (p *proxyDialer) via() (*url.URL, error) {
+	if p.choose == nil {
+		return nil, nil
+	}
+	via, err := p.choose(p.target)
+	if err != nil {
+		return nil, fmt.Errorf("proxy from the environment: %w", err)
+	}
+	return via, nil
+}
+
 // DialContext connects to addr, the server's host:port, directly or
 // through the proxy.
 func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	var via *url.URL
-	if p.choose != nil {
-		var err error
-		if via, err = p.choose(p.target); err != nil {
-			return nil, fmt.Errorf("proxy from the environment: %w", err)
-		}
+	via, err := p.via()
+	if err != nil {
+		return nil, err
 	}
 	if via == nil {
 		return p.direct.DialContext(ctx, network, addr)
