@@ -113,11 +113,12 @@ func (t *outputTest) host(d testing.Driver, ep *endpoint) bool {
 	}
 	var h *handshake
 	if !group(d, "connection", func(d testing.Driver) bool {
-		if !t.lookup(d, ep) {
+		dial, ok := t.lookup(d, ep)
+		if !ok {
 			return false
 		}
 		h = t.handshake(ep)
-		return check(d, "dial up", h.dialError())
+		return check(d, dial, h.dialError())
 	}) {
 		return false
 	}
@@ -131,25 +132,27 @@ func (t *outputTest) host(d testing.Driver, ep *endpoint) bool {
 }
 
 // lookup resolves the host the connection goes to: the server's, or the
-// proxy's when one applies, which then resolves the server's itself.
-func (t *outputTest) lookup(d testing.Driver, ep *endpoint) bool {
+// proxy's when one applies (which then resolves the server's name itself).
+// It returns the name of the dial's check, which says whether the dial goes
+// through the proxy, and whether the lookup succeeded.
+func (t *outputTest) lookup(d testing.Driver, ep *endpoint) (dial string, ok bool) {
 	via, err := ep.proxy.via()
 	if err != nil {
-		return check(d, "proxy", err)
+		return "", check(d, "proxy", err)
 	}
-	host := ep.url.Hostname()
+	host, lookup, dial := ep.url.Hostname(), "dns lookup", "dial up"
 	if via != nil {
-		d.Info("proxy", fmt.Sprintf("%s (it resolves %s)", proxyName(via), host))
-		host = via.Hostname()
+		d.Info("proxy", proxyName(via))
+		host, lookup, dial = via.Hostname(), "dns lookup of the proxy", "dial up through the proxy"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
 	defer cancel()
 	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
-	if !check(d, "dns lookup", err) {
-		return false
+	if !check(d, lookup, err) {
+		return "", false
 	}
 	d.Info("addresses", strings.Join(addrs, ", "))
-	return true
+	return dial, true
 }
 
 // handshake is what one connection to a host showed, step by step.

@@ -292,10 +292,10 @@ func TestTestOutput_ThroughAProxyNamesItWithoutCredentials(t *testing.T) {
 		passes(t, out, exits)
 		wantLines(t, out,
 			"  connection...",
-			"    proxy: http://"+p.ln.Addr().String()+" (it resolves "+name+")",
-			"    dns lookup... OK",
+			"    proxy: http://"+p.ln.Addr().String(),
+			"    dns lookup of the proxy... OK",
 			"    addresses: 127.0.0.1",
-			"    dial up... OK",
+			"    dial up through the proxy... OK",
 			"    ping... OK",
 		)
 		if strings.Contains(out, "s3cret") || strings.Contains(out, "proxyuser") {
@@ -311,7 +311,7 @@ func TestTestOutput_ThroughAProxyNamesItWithoutCredentials(t *testing.T) {
 			"hosts": []string{url}, "proxy_url": "http://proxyuser:s3cret@" + p.ln.Addr().String(),
 		})
 		fails(t, out, exits)
-		wantLines(t, out, "    dial up... ERROR through proxy http://"+p.ln.Addr().String()+": CONNECT "+server+" refused: HTTP 407")
+		wantLines(t, out, "    dial up through the proxy... ERROR through proxy http://"+p.ln.Addr().String()+": CONNECT "+server+" refused: HTTP 407")
 		if strings.Contains(out, "s3cret") {
 			t.Fatalf("the test shows the proxy's password:\n%s", out)
 		}
