@@ -196,6 +196,7 @@ type receiverStats struct {
 	Events      int64 `json:"events"` // lines: a frame: batch message holds many
 	Bytes       int64 `json:"bytes"`  // in messages
 	Connections int64 `json:"connections"`
+	Active      int64 `json:"active"`       // open now
 	Refused     int64 `json:"refused"`      // handshakes without the required credentials
 	Compressed  int64 `json:"compressed"`   // connections with permessage-deflate
 	WireBytes   int64 `json:"wire_bytes"`   // read from the network

@@ -38,7 +38,7 @@ func checkShapes(cfg *common.Config) error {
 	}
 	// go-ucfg truncates a fraction given for a number: max_len: 0.5 would
 	// become 0, no limit.
-	for _, key := range []string{"workers", "batch_size", "retry_limit", "compression_level", "max_len"} {
+	for _, key := range []string{"workers", "batch_size", "retry_limit", "worker", "bulk_max_size", "max_retries", "compression_level", "max_len"} {
 		if f, err := cfg.Float(key, -1); err == nil && f != math.Trunc(f) {
 			return fmt.Errorf("%s: %v is not a whole number", key, f)
 		}

@@ -250,7 +250,7 @@ func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
 // permessage-deflate, and says once if it did not: the data then goes
 // uncompressed, which is not an error.
 func (c *Client) useCompression(ws *websocket.Conn, resp *http.Response) {
-	if !strings.Contains(strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ","), "permessage-deflate") {
+	if !deflateAccepted(resp) {
 		if !c.toldUncompressed {
 			c.log.Warnf("%s did not accept permessage-deflate (compression: true): sending uncompressed", c.name)
 			c.toldUncompressed = true
@@ -259,6 +259,12 @@ func (c *Client) useCompression(ws *websocket.Conn, resp *http.Response) {
 	}
 	// The level is valid (Validate), so this cannot fail.
 	_ = ws.SetCompressionLevel(c.compression)
+}
+
+// deflateAccepted says whether the server's answer to the handshake
+// accepted permessage-deflate.
+func deflateAccepted(resp *http.Response) bool {
+	return strings.Contains(strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ","), "permessage-deflate")
 }
 
 // sleep waits d or until Close, whichever comes first.

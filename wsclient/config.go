@@ -29,6 +29,12 @@ type config struct {
 	// marks the events of every input guaranteed, which libbeat retries
 	// regardless. Default 3.
 	RetryLimit int `config:"retry_limit"`
+	// Worker, BulkMaxSize and MaxRetries are Beats' names of Workers,
+	// BatchSize and RetryLimit: the same settings (beatsnames.go). Validate
+	// moves their values over and sets them back to nil. Default unset.
+	Worker      *int `config:"worker"`
+	BulkMaxSize *int `config:"bulk_max_size"`
+	MaxRetries  *int `config:"max_retries"`
 
 	// Hosts are the servers as full URLs (ws://host:port/path or wss://...),
 	// the alternative to Schema, Addr and Path; exactly one of the two forms
@@ -152,13 +158,14 @@ func defaultConfig() config {
 // Validate is called by go-ucfg after unpacking. Its errors name the key and
 // the value, so that Filebeat's start-up error says what to fix.
 func (c *config) Validate() error {
+	workers, batchSize, retryLimit := c.useBeatsNames()
 	switch {
 	case c.Workers < 1:
-		return fmt.Errorf("workers: %d is invalid, it must be at least 1", c.Workers)
+		return fmt.Errorf("%s: %d is invalid, it must be at least 1", workers, c.Workers)
 	case c.BatchSize < 1:
-		return fmt.Errorf("batch_size: %d is invalid, it must be at least 1", c.BatchSize)
+		return fmt.Errorf("%s: %d is invalid, it must be at least 1", batchSize, c.BatchSize)
 	case c.RetryLimit < -1:
-		return fmt.Errorf("retry_limit: %d is invalid, it must be -1 (retry forever) or more", c.RetryLimit)
+		return fmt.Errorf("%s: %d is invalid, it must be -1 (retry forever) or more", retryLimit, c.RetryLimit)
 	case c.Schema != "ws" && c.Schema != "wss":
 		return fmt.Errorf("schema: %q is not supported, use \"ws\" or \"wss\"", c.Schema)
 	case strings.ContainsAny(c.Addr, "/?#@") || strings.Contains(c.Addr, "://"):

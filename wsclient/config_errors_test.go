@@ -46,9 +46,20 @@ func badValues(notPEM string) []badValue {
 		{settings{"codec.format": settings{}}, []string{"codec", "string"}, nil},
 		{settings{"codec.xml": settings{}}, []string{"codec", "xml"}, nil},
 		{settings{"frame": "batch", "codec.format.string": "%{[message]}\n"}, []string{"codec.format.string", "newline"}, nil},
-		{settings{"worker": 4}, []string{"worker", "workers"}, nil},
 		{settings{"compression_level": 0}, []string{"compression_level", "0"}, nil},
 		{settings{"compression_level": 10}, []string{"compression_level", "10"}, nil},
+
+		// Beats' names: the same checks, errors that name the key given,
+		// and not both names of one setting.
+		{settings{"worker": 0}, []string{"worker: 0"}, nil},
+		{settings{"bulk_max_size": -1}, []string{"bulk_max_size: -1"}, nil},
+		{settings{"max_retries": -5}, []string{"max_retries: -5"}, nil},
+		{settings{"worker": "abc"}, []string{"worker", "'string' into 'int'"}, nil},
+		{settings{"bulk_max_size": 1.5}, []string{"bulk_max_size", "1.5", "whole number"}, nil},
+		{settings{"max_retries": []int{1}}, []string{"max_retries"}, nil},
+		{settings{"worker": 4, "workers": 4}, []string{"workers and worker are both set", "the same setting"}, nil},
+		{settings{"bulk_max_size": 50, "batch_size": 50}, []string{"batch_size and bulk_max_size are both set"}, nil},
+		{settings{"max_retries": 1, "retry_limit": 2}, []string{"retry_limit and max_retries are both set"}, nil},
 
 		// The server: hosts or addr, not both, not neither.
 		{settings{"addr": nil}, []string{"hosts", "addr", "no server"}, nil},
@@ -88,7 +99,7 @@ func badValues(notPEM string) []badValue {
 		{settings{"workers": 1.5}, []string{"workers", "1.5", "whole number"}, nil},
 		{settings{"max_len": 0.5}, []string{"max_len", "0.5", "whole number"}, nil},
 		{settings{"ack.enable": true}, []string{"ack.enable", "not a setting"}, nil},
-		{settings{"bulk_max_size": 50}, []string{"bulk_max_size", "not a setting"}, nil},
+		{settings{"pipelining": 2}, []string{"pipelining", "not a setting"}, nil}, // the Logstash output's
 		{settings{"schema": "wss", "ssl.verify": "none"}, []string{"ssl.verify", "not a setting"}, nil},
 		{settings{"batch_size": []int{1}}, []string{"batch_size"}, nil},
 		{settings{"retry_limit": "forever"}, []string{"retry_limit", "'string' into 'int'"}, nil},

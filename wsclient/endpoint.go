@@ -216,14 +216,16 @@ func (c *config) urls() []*url.URL {
 type endpoint struct {
 	url    *url.URL
 	dialer *websocket.Dialer
-	header http.Header // may hold credentials: never logged
+	proxy  *proxyDialer // the dialer's NetDialContext, which knows the proxy
+	header http.Header  // may hold credentials: never logged
 }
 
 // newEndpoint prepares the connections to u. tlsConfig is the loaded ssl.*
 // settings, nil when there are none (the system's roots, full verification).
 func newEndpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) *endpoint {
+	proxy := newProxyDialer(cfg.proxySettings(), u, tlsConfig, cfg.Timeout)
 	dialer := &websocket.Dialer{
-		NetDialContext:    newProxyDialer(cfg.proxySettings(), u, tlsConfig, cfg.Timeout).DialContext,
+		NetDialContext:    proxy.DialContext,
 		HandshakeTimeout:  cfg.Timeout,
 		WriteBufferSize:   writeBufferSize,
 		EnableCompression: cfg.Compression,
@@ -241,7 +243,7 @@ func newEndpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) *endpoi
 	if cfg.Username != "" {
 		header.Set("Authorization", "Basic "+basicAuth(cfg.Username, cfg.Password))
 	}
-	return &endpoint{url: u, dialer: dialer, header: header}
+	return &endpoint{url: u, dialer: dialer, proxy: proxy, header: header}
 }
 
 func basicAuth(username, password string) string {

@@ -32,13 +32,10 @@ func MakeOutput(
 	observer outputs.Observer,
 	cfg *common.Config,
 ) (outputs.Group, error) {
-	// Beats' own outputs call it worker; here it is workers, as in the
-	// original design. Ignoring the other spelling would silently give
-	// one connection.
-	if cfg.HasField("worker") {
-		return outputs.Fail(fmt.Errorf("worker: this output's setting is workers (the number of connections)"))
-	}
 	if err := checkServerKeys(cfg); err != nil {
+		return outputs.Fail(err)
+	}
+	if err := checkBeatsNames(cfg); err != nil {
 		return outputs.Fail(err)
 	}
 	if err := checkShapes(cfg); err != nil {
@@ -55,9 +52,9 @@ func MakeOutput(
 
 	log := logp.NewLogger("websocket")
 	urls := config.urls()
-	log.Infof("websocket output %s (built with Beats %s, %s): %s, frame: %s, %s, %s%s",
+	log.Infof("websocket output %s (built with Beats %s, %s): %s, batch_size: %d, retry_limit: %d, frame: %s, %s, %s%s",
 		Version, version.GetDefaultVersion(), runtime.Version(), config.describeHosts(urls),
-		config.Frame, config.encoding(), config.delivery(), config.describeConnection())
+		config.BatchSize, config.RetryLimit, config.Frame, config.encoding(), config.delivery(), config.describeConnection())
 	if host := config.cleartextHost(urls); host != "" {
 		log.Warnf("headers and credentials go unencrypted to %s: use wss:// to protect them", host)
 	}
@@ -91,7 +88,10 @@ func MakeOutput(
 			clients = append(clients, newFailover(perHost))
 		}
 	}
-	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit, clients)
+	// SuccessNet(true, ...) keeps the clients as they are: the failover
+	// between hosts is per worker, above.
+	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit,
+		withTest(clients, newOutputTest(config, endpoints, tlsConfig)))
 }
 
 // failover is libbeat's failover client over one worker's clients, one per

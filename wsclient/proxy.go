@@ -71,20 +71,29 @@ func malformed(via *url.URL) bool {
 	return via.Port() != "" && err != nil || strings.Contains(via.Path+via.RawQuery+via.Fragment+via.Opaque, "@")
 }
 
+// via is the proxy the connection to the server goes through, nil for a
+// direct connection. It may hold credentials: name it with proxyName. A
+// proxy from the environment that is not a valid URL, or whose credentials
+// do not parse as meant, is refused without being shown.
+func (p *proxyDialer) via() (*url.URL, error) {
+	if p.choose == nil {
+		return nil, nil
+	}
+	via, err := p.choose(p.target)
+	if err != nil || via != nil && malformed(via) {
+		// The error quotes the variable's value, which may hold a
+		// password.
+		return nil, errEnvProxy
+	}
+	return via, nil
+}
+
 // DialContext connects to addr, the server's host:port, directly or
 // through the proxy.
 func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	var via *url.URL
-	if p.choose != nil {
-		var err error
-		if via, err = p.choose(p.target); err != nil {
-			// The error quotes the variable's value, which may hold a
-			// password.
-			return nil, errEnvProxy
-		}
-		if via != nil && malformed(via) {
-			return nil, errEnvProxy
-		}
+	via, err := p.via()
+	if err != nil {
+		return nil, err
 	}
 	if via == nil {
 		return p.DialTCP(ctx, network, addr)
