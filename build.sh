@@ -10,6 +10,12 @@
 #   ./build.sh dist     build, then bundle a release:
 #                       dist/websocket-output-<version>-<os>-<arch>.tar.gz,
 #                       laid out like Elastic's Filebeat tarball
+#   ./build.sh package  build, then make the packages and the tarball, each
+#                       with a .sha512 beside it: the host (filebeat-ws) and
+#                       the plugin (filebeat-output-websocket) as deb and rpm
+#   ./build.sh package plugin   rebuild only websocket.so, checked against
+#                       dist/filebeat, and make only its deb and rpm: the
+#                       package manager's hot swap
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
 #   ./build.sh test     build, then run every check and test: go vet,
@@ -17,8 +23,9 @@
 #                       fuzz run of each fuzz target, the benchmark's smoke
 #                       run; installs nginx-light and tinyproxy (Debian
 #                       packages) for the end-to-end tests if they are missing
-#                       and it runs as root, and the pinned staticcheck if it
-#                       is missing
+#                       and it runs as root (and rpm, for the package tests,
+#                       which run as root only), and the pinned staticcheck
+#                       if it is missing
 #   ./build.sh lint     go vet and the pinned staticcheck, on every package
 #   ./build.sh tools    install the pinned staticcheck (go install), as CI does
 #   ./build.sh bench    build, then run the microbenchmarks, the end-to-end
@@ -40,6 +47,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 DIST=${DIST:-$ROOT/dist}
+[[ $DIST = /* ]] || DIST=$ROOT/$DIST # packaging runs in packaging/
 ARGS=("$@")
 
 # pinned_go prints the Go release go.mod pins, such as go1.26.8.
@@ -238,6 +246,60 @@ write_sha512() {
 	printf '%s' "$sum" >"$1.sha512"
 }
 
+# package_version turns a version as plugin_version gives it into one that
+# deb and rpm both accept and order as releases follow each other:
+# v1.2.3 -> 1.2.3, v1.2.3-4-gabc1234 -> 1.2.3+4.gabc1234, and a version not
+# starting with a digit (git describe without a tag: abc1234) -> 0+<number
+# of commits>.abc1234. Characters neither accepts become dots.
+package_version() {
+	local v=${1#v} commits
+	if [[ ! $v =~ ^[0-9] ]]; then
+		commits=$(git rev-list --count HEAD 2>/dev/null) || commits=0
+		v=0+$commits.$v
+	elif [[ $v == *-* ]]; then
+		v=${v/-/+}
+	fi
+	echo "${v//[^A-Za-z0-9.+~]/.}"
+}
+
+# packaging runs the packaging program (packaging/, with nfpm pinned in its
+# own go.mod) with the given arguments. Files in the packages get the
+# bundle's time, so the same binaries give the same packages.
+packaging() {
+	(cd packaging && SOURCE_DATE_EPOCH=$(source_date) go run . "$@")
+}
+
+# package_host makes the host's deb and rpm: dist/filebeat laid out like
+# Elastic's filebeat package, providing its capability.
+package_host() {
+	local abi
+	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat")
+	local format
+	for format in deb rpm; do
+		DIST=$DIST BEATS_DIR=$(beats_dir) PLUGIN_ABI=$abi \
+			BEATS_VERSION=$(go list -m -f '{{.Version}}' github.com/elastic/beats/v7 | sed 's/^v//') \
+			HOST_RELEASE=$(package_version "$(cat "$DIST/filebeat.version")") \
+			packaging -config host.nfpm.yaml -packager $format -target "$DIST"
+	done
+}
+
+# package_plugin makes the plugin's deb and rpm, requiring the capability
+# of dist/filebeat, which plugincheck -capability prints only if the plugin
+# can load into it.
+package_plugin() {
+	local abi
+	if [ ! -f "$DIST/filebeat" ]; then
+		echo "build.sh: no $DIST/filebeat: a plugin package requires the Filebeat it was checked against. Fix: ./build.sh package, or put the installed Filebeat's binary (/usr/share/filebeat/bin/filebeat) at $DIST/filebeat" >&2
+		exit 1
+	fi
+	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat" "$DIST/websocket.so")
+	local format
+	for format in deb rpm; do
+		DIST=$DIST PLUGIN_ABI=$abi PLUGIN_PACKAGE_VERSION=$(package_version "$(cat "$DIST/websocket.so.version")") \
+			packaging -config plugin.nfpm.yaml -packager $format -target "$DIST"
+	done
+}
+
 # source_date is the time the bundle gives its files: SOURCE_DATE_EPOCH,
 # else the commit's time, else 0.
 source_date() {
@@ -303,13 +365,16 @@ EOF
 }
 
 # test_programs makes sure the programs the end-to-end tests run are here:
-# nginx (a TLS-terminating proxy) and tinyproxy (an HTTP proxy), from
-# Debian's packages. As root it installs what is missing; otherwise it
+# nginx (a TLS-terminating proxy) and tinyproxy (an HTTP proxy), and as root
+# rpm (the package tests read the rpm packages with it), from Debian's
+# packages. As root it installs what is missing; otherwise it
 # says what to install.
 test_programs() {
 	local missing=()
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 	command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
+	# The package tests run as root only, and read the rpm packages with rpm.
+	[ "$(id -u)" -ne 0 ] || command -v rpm >/dev/null 2>&1 || missing+=(rpm)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
@@ -358,13 +423,16 @@ and unset STATICCHECK, or point it at that staticcheck}
 EOF
 		exit 1
 	fi
-	echo "staticcheck $version ./..." >&2
+	echo "staticcheck $version ./... and packaging/..." >&2
 	"$bin" ./...
+	(cd packaging && "$bin" ./...)
 }
 
-# lint runs go vet and staticcheck on every package.
+# lint runs go vet and staticcheck on every package, those of packaging/
+# (a module of its own) included.
 lint() {
 	go vet ./...
+	(cd packaging && go vet ./...)
 	run_staticcheck
 }
 
@@ -424,6 +492,35 @@ dist)
 	build_all
 	bundle
 	;;
+package)
+	case "${2:-all}" in
+	all)
+		build_all
+		package_host
+		package_plugin
+		bundle
+		;;
+	plugin)
+		mkdir -p "$DIST"
+		build_plugin
+		write_buildinfo
+		package_plugin
+		;;
+	*)
+		echo "usage: $0 package [all|plugin]" >&2
+		exit 2
+		;;
+	esac
+	;;
+test)
+	test_programs
+	build_all
+	lint
+	go test -race -count=1 -timeout 25m ./...
+	(cd packaging && go test -count=1 ./...)
+	fuzz
+	bench smoke
+	;;
 lint) lint ;;
 tools) install_staticcheck ;;
 bench)
@@ -431,7 +528,7 @@ bench)
 	bench "${2:-full}"
 	;;
 *)
-	echo "usage: $0 [all|plugin|dist|demo|test|lint|tools|bench [smoke|soak]]" >&2
+	echo "usage: $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]]" >&2
 	exit 2
 	;;
 esac

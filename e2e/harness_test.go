@@ -69,12 +69,19 @@ func start(t *testing.T, logPath string, name string, args ...string) *process {
 // startEnv is start with further environment variables ("KEY=value").
 func startEnv(t *testing.T, logPath string, env []string, name string, args ...string) *process {
 	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, logPath, cmd)
+}
+
+// startCmd starts cmd with its output appended to logPath; the test's
+// cleanup kills it if it still runs.
+func startCmd(t *testing.T, logPath string, cmd *exec.Cmd) *process {
+	t.Helper()
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
