@@ -248,16 +248,18 @@ write_sha512() {
 
 # package_version turns a version as plugin_version gives it into one that
 # deb and rpm both accept and order as releases follow each other:
-# v1.2.3 -> 1.2.3, v1.2.3-4-gabc1234 -> 1.2.3+4.gabc1234, and a version not
-# starting with a digit (git describe without a tag: abc1234) -> 0+<number
-# of commits>.abc1234. Characters neither accepts become dots.
+# v1.2.3 -> 1.2.3, v1.2.3-4-gabc1234 -> 1.2.3+4.gabc1234, and anything not
+# starting with a release number such as 1.2 (git describe without a tag
+# gives a commit, abc1234 or 1abc234) -> 0+<number of commits>.abc1234.
+# Characters neither accepts become dots.
 package_version() {
-	local v=${1#v} commits
-	if [[ ! $v =~ ^[0-9] ]]; then
+	local v=$1 commits
+	if [[ $v =~ ^v?[0-9]+\.[0-9]+ ]]; then
+		v=${v#v}
+		v=${v/-/+}
+	else
 		commits=$(git rev-list --count HEAD 2>/dev/null) || commits=0
 		v=0+$commits.$v
-	elif [[ $v == *-* ]]; then
-		v=${v/-/+}
 	fi
 	echo "${v//[^A-Za-z0-9.+~]/.}"
 }

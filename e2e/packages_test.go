@@ -34,21 +34,22 @@ func TestPackages(t *testing.T) {
 	dir := t.TempDir()
 	var b packageBuilds
 	b.main = buildPackages(t, root, filepath.Join(dir, "dist"), nil, "package")
-	version := debField(t, b.main.pluginDeb, "Version")
 
-	// The hot swap: a plugin rebuilt alone, checked against main's filebeat.
+	// The hot swap: a plugin rebuilt alone, checked against main's
+	// filebeat, with a later version, as the next commit's build has.
+	version := strings.TrimSpace(readFile(t, filepath.Join(b.main.dist, "websocket.so.version")))
 	b.upgrade = buildPackages(t, root, hostOnlyDist(t, filepath.Join(dir, "upgrade"), filepath.Join(b.main.dist, "filebeat")),
-		[]string{"PLUGIN_VERSION=" + version + ".next"}, "package", "plugin")
+		[]string{"PLUGIN_VERSION=" + version + "-next"}, "package", "plugin")
 
 	// A plugin package built, with its own Filebeat, from a go.mod with
 	// another gorilla/websocket: what someone would make from a checkout
-	// whose go.mod changed.
+	// whose go.mod changed, a release later.
 	src := filepath.Join(dir, "mismatched", "src")
 	copyTree(t, root, src, "dist", ".git", ".bench")
 	mustRun(t, src, nil, "go", "mod", "edit", "-require=github.com/gorilla/websocket@"+gorillaVersion)
 	mustRun(t, src, nil, "go", "mod", "download", "github.com/gorilla/websocket")
 	mmDist := filepath.Join(dir, "mismatched", "dist")
-	mismatchedVersion := []string{"PLUGIN_VERSION=" + version + ".next.mismatched"}
+	mismatchedVersion := []string{"PLUGIN_VERSION=v99.0.0-mismatched"}
 	buildPackages(t, src, mmDist, mismatchedVersion)
 	b.mismatched = buildPackages(t, src, mmDist, mismatchedVersion, "package", "plugin")
 
@@ -66,6 +67,15 @@ func TestPackages(t *testing.T) {
 	})
 	t.Run("the host provides its filebeat's capability, the plugin requires it before unpacking", func(t *testing.T) {
 		testRelations(t, b)
+	})
+	t.Run("package versions order as builds follow each other", func(t *testing.T) {
+		v1, v2 := debField(t, b.main.pluginDeb, "Version"), debField(t, b.upgrade.pluginDeb, "Version")
+		if out, status := runIn(t, "/", nil, "dpkg", "--compare-versions", v2, "gt", v1); status != 0 {
+			t.Errorf("the plugin-only build's version %s is not above %s: dpkg would downgrade\n%s", v2, v1, out)
+		}
+		if v := debField(t, b.mismatched.pluginDeb, "Version"); v != "99.0.0+mismatched" {
+			t.Errorf("PLUGIN_VERSION=v99.0.0-mismatched made package version %s, want 99.0.0+mismatched", v)
+		}
 	})
 	t.Run("rpm lists the files of Elastic's layout", func(t *testing.T) { testRPMFiles(t, b.main) })
 	t.Run("rpm refuses the plugin without its host and beside another one", func(t *testing.T) { testRPMRefusals(t, b) })
