@@ -70,12 +70,19 @@ func start(t *testing.T, logPath string, name string, args ...string) *process {
 // startEnv is start with further environment variables ("KEY=value").
 func startEnv(t *testing.T, logPath string, env []string, name string, args ...string) *process {
 	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, logPath, cmd)
+}
+
+// startCmd starts cmd with its output appended to logPath; the test's
+// cleanup kills it if it still runs.
+func startCmd(t *testing.T, logPath string, cmd *exec.Cmd) *process {
+	t.Helper()
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -300,9 +307,12 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Filebeat's home is the binary's folder, its default, where ./build.sh
+	// puts module/ as Elastic's tarball has it: without one, every start
+	// logs an ERROR. Everything Filebeat writes goes under dir.
 	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, binary,
-		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
-		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
+		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath, "--path.home", filepath.Dir(binary),
+		"--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
 }
 
