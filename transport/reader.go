@@ -1,0 +1,166 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
+)
+
+// A connection's reader and pinger, and how they decide it is alive: the
+// server answers pings, acknowledges in time, or at least takes the data
+// queued ahead of a ping.
+
+// read owns all reads: it handles acks, extends the read deadline whenever
+// the server shows life (a pong or any frame) and marks the connection dead
+// on the first error, a close frame from the server included.
+func (c *Conn) read() {
+	defer c.wg.Done()
+	c.ws.SetPongHandler(func(string) error {
+		c.extend()
+		return nil
+	})
+
+	var msg bytes.Buffer
+	for {
+		c.extend()
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			c.failRead(err)
+			return
+		}
+		msg.Reset()
+		n, err := msg.ReadFrom(r)
+		c.metrics.ReadBytes(int(n))
+		if err != nil {
+			c.failRead(err)
+			return
+		}
+		if err := c.handle(typ, msg.Bytes()); err != nil {
+			c.fail(err, func() { c.metrics.ReadError(err) })
+			return
+		}
+	}
+}
+
+// handle acts on a message from the server. Without acks nothing the server
+// sends means anything; with acks a text message is an ack, and anything
+// else is ignored with a rate-limited warning. An impossible ack is a
+// protocol error, which ends the connection.
+func (c *Conn) handle(typ int, msg []byte) error {
+	if c.acks == nil {
+		return nil
+	}
+	if typ != websocket.TextMessage {
+		c.ignored.Report(fmt.Errorf("%w: a binary message of %d bytes", protocol.ErrNotAck, len(msg)))
+		return nil
+	}
+	n, err := protocol.ParseAck(msg)
+	if err != nil {
+		c.ignored.Report(err)
+		return nil
+	}
+	return c.acks.ack(n, c.sent.Load())
+}
+
+// extend sets the read deadline: a pong is due within PingInterval +
+// PingTimeout (a pong for the ping sent at the end of an interval is due
+// within PingTimeout after it), and the oldest awaited ack by its deadline.
+// Called by the reader whenever the server shows life, by the pinger while
+// the server takes data, and by the publisher when a batch starts waiting
+// for its ack.
+func (c *Conn) extend() {
+	var deadline time.Time
+	if c.opts.PingInterval > 0 {
+		deadline = time.Now().Add(c.opts.PingInterval + c.opts.PingTimeout)
+	}
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.acks != nil {
+		if due, _, ok := c.acks.overdue(); ok && (deadline.IsZero() || due.Before(deadline)) {
+			deadline = due
+		}
+	}
+	// An error here resurfaces on the next read.
+	_ = c.ws.SetReadDeadline(deadline)
+}
+
+// failRead fails the connection with what the reader saw, and counts it as
+// a read error if that is what the connection died of: not if we are
+// closing it (the read error is our own doing), nor if it failed elsewhere
+// first (a failed write closes the socket under the reader).
+func (c *Conn) failRead(err error) {
+	select {
+	case <-c.stop:
+		c.fail(ErrClosed, nil)
+		return
+	default:
+	}
+	c.fail(c.readError(err), func() { c.metrics.ReadError(err) })
+}
+
+// readError turns what the reader saw into the reason the connection died.
+func (c *Conn) readError(err error) error {
+	var closeErr *websocket.CloseError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &closeErr):
+		return fmt.Errorf("server closed the connection: %w", err)
+	case errors.Is(err, websocket.ErrReadLimit):
+		return fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		if c.acks != nil {
+			if due, pending, ok := c.acks.overdue(); ok && !time.Now().Before(due) {
+				return fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.opts.AckTimeout, pending)
+			}
+		}
+		return fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.opts.PingTimeout)
+	default:
+		return fmt.Errorf("read: %w", err)
+	}
+}
+
+// ping sends a ping every interval until the connection closes or dies. A
+// ping that cannot be sent is not itself a verdict: the reader's deadline
+// decides whether the peer is alive.
+//
+// On a slow link a ping waits behind the data already in the socket
+// buffer, and its pong can come long after PingTimeout (ping_timeout). So, checking
+// twice per PingTimeout (ping_timeout), while data waited to be taken at the last check,
+// a peer whose TCP has acknowledged more of it since is alive too, and its
+// deadline is extended. Pings alone never extend it: a peer's kernel
+// acknowledges them even when the server itself is stuck.
+func (c *Conn) ping() {
+	defer c.wg.Done()
+	pings := time.NewTicker(c.opts.PingInterval)
+	defer pings.Stop()
+	checks := time.NewTicker(c.opts.PingTimeout / 2)
+	defer checks.Stop()
+	sc := stallConnOf(c.ws.NetConn())
+	var acked uint64
+	backlog := false
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.dead:
+			return
+		case <-checks.C:
+			if sc == nil {
+				continue
+			}
+			n, pending, ok := sc.acknowledged()
+			if ok && backlog && n > acked {
+				c.extend()
+			}
+			acked, backlog = n, ok && pending > 0
+		case <-pings.C:
+			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.PingTimeout))
+		}
+	}
+}
