@@ -217,4 +217,3 @@ func (p *Proxy) Request() *http.Request {
 		return nil
 	}
 }
-
