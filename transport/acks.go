@@ -36,6 +36,7 @@ type Pending struct {
 	Resolve func(acked int)
 
 	deadline time.Time // when the acknowledgement is overdue
+	wireEnd  uint64    // where the batch ends in the socket's byte count (Conn.dataEnd)
 }
 
 // ackedBy is how many of p's events the server holds once it acknowledged
@@ -168,6 +169,22 @@ func (a *acks) resolve(p *Pending, n int) {
 		a.delivered.Store(true)
 	}
 	p.Resolve(n)
+}
+
+// restartUnreached restarts the ack deadline of each waiting batch whose
+// bytes have not all reached the server yet: its TCP acknowledged the
+// socket's first tcpAcked bytes, and is taking more. On a slow link a
+// batch's acknowledgement is due AckTimeout after it reached the server,
+// not after it went into the socket buffer.
+func (a *acks) restartUnreached(tcpAcked uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	due := time.Now().Add(a.timeout)
+	for _, p := range a.queue {
+		if p.wireEnd > tcpAcked && p.deadline.Before(due) {
+			p.deadline = due
+		}
+	}
 }
 
 // waitRoom waits until fewer than AckWindow batches await acknowledgement,

@@ -41,6 +41,12 @@ type Conn struct {
 	// sent numbers the data messages: the publishing goroutine increments
 	// it before each write, so that an ack can never outrun it.
 	sent atomic.Uint64
+	// writing is set while the publisher writes data; dataEnd is where the
+	// data written so far ends in the socket's byte count (stallConn), so
+	// that the watcher can tell data waiting to be taken from pings.
+	writing atomic.Bool
+	dataEnd atomic.Uint64
+	sc      *stallConn // nil when the socket is not one (tests' dialers)
 
 	deadlineMu sync.Mutex // orders read deadline updates from reader and publisher
 
@@ -63,6 +69,7 @@ func newConn(ws *websocket.Conn, opts *Options, metrics Metrics, ignored *RateLi
 		opts:    opts,
 		metrics: metrics,
 		ignored: ignored,
+		sc:      stallConnOf(ws.NetConn()),
 		born:    time.Now(),
 		dead:    make(chan struct{}),
 		stop:    make(chan struct{}),
@@ -73,9 +80,9 @@ func newConn(ws *websocket.Conn, opts *Options, metrics Metrics, ignored *RateLi
 	ws.SetReadLimit(readLimit)
 	c.wg.Add(1)
 	go c.read()
-	if opts.PingInterval > 0 {
+	if opts.PingInterval > 0 || opts.Acks {
 		c.wg.Add(1)
-		go c.ping()
+		go c.watch()
 	}
 	return c
 }
@@ -93,15 +100,44 @@ func (c *Conn) Write(opcode int, msg []byte) (uint64, error) {
 		return 0, err
 	}
 	seq := c.sent.Add(1) // before the write, so that the ack cannot come first
-	if err := c.ws.WriteMessage(opcode, msg); err != nil {
-		reason := fmt.Errorf("write: %w", err)
-		if netErr := net.Error(nil); errors.As(err, &netErr) && netErr.Timeout() {
-			reason = fmt.Errorf("write: no bytes taken for %v (timeout): %w", c.opts.Timeout, err)
-		}
-		c.fail(reason, func() { c.metrics.WriteError(err) })
+	c.writing.Store(true)
+	err := c.ws.WriteMessage(opcode, msg)
+	c.writing.Store(false)
+	if c.sc != nil {
+		c.dataEnd.Store(c.sc.written.Load())
+	}
+	if err != nil {
+		c.failWrite(err)
 		return seq, c.Err()
 	}
 	return seq, nil
+}
+
+// failWrite fails the connection with a write's error, counted as a write
+// error if that is what the connection died of. Not if we are closing it:
+// the close frame we sent makes gorilla refuse further writes. Nor if the
+// server closed it: gorilla answered its close frame, which the reader is
+// about to report.
+func (c *Conn) failWrite(err error) {
+	select {
+	case <-c.stop:
+		c.fail(ErrClosed, nil)
+		return
+	default:
+	}
+	if errors.Is(err, websocket.ErrCloseSent) {
+		select {
+		case <-c.dead:
+		case <-time.After(closeWait):
+			c.fail(fmt.Errorf("write: %w", err), nil)
+		}
+		return
+	}
+	reason := fmt.Errorf("write: %w", err)
+	if netErr := net.Error(nil); errors.As(err, &netErr) && netErr.Timeout() {
+		reason = fmt.Errorf("write: no bytes taken for %v (timeout): %w", c.opts.Timeout, err)
+	}
+	c.fail(reason, func() { c.metrics.WriteError(err) })
 }
 
 // Sent is the number of data messages written so far: the next one gets
@@ -130,6 +166,7 @@ func (c *Conn) Acks() bool {
 // with what it acknowledged once the connection dies. Only the publishing
 // goroutine may call it, and only with acks on.
 func (c *Conn) Await(p *Pending) {
+	p.wireEnd = c.dataEnd.Load()
 	c.acks.add(p)
 	c.extend() // the ack deadline may now be the nearest
 }

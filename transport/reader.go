@@ -125,23 +125,39 @@ func (c *Conn) readError(err error) error {
 	}
 }
 
-// ping sends a ping every interval until the connection closes or dies. A
-// ping that cannot be sent is not itself a verdict: the reader's deadline
-// decides whether the peer is alive.
+// watch sends a ping every PingInterval, if pings are on, and watches
+// whether the server takes the data written to it, until the connection
+// closes or dies. A ping that cannot be sent is not itself a verdict: the
+// reader's deadline decides whether the peer is alive.
 //
-// On a slow link a ping waits behind the data already in the socket
-// buffer, and its pong can come long after PingTimeout (ping_timeout). So, checking
-// twice per PingTimeout (ping_timeout), while data waited to be taken at the last check,
-// a peer whose TCP has acknowledged more of it since is alive too, and its
-// deadline is extended. Pings alone never extend it: a peer's kernel
-// acknowledges them even when the server itself is stuck.
-func (c *Conn) ping() {
+// On a slow link data waits in the socket buffer, and a ping queued behind
+// it can be answered long after PingTimeout, and a batch acknowledged long
+// after AckTimeout from when it went into the buffer. So, checking four
+// times per the shorter of the two, while data waits to be taken (or did
+// at the last check) and the server's TCP has acknowledged more of our
+// bytes since, the
+// server is alive: its pong deadline is extended, and the ack deadline of
+// each batch whose bytes have not all reached it starts again. Then no ping
+// is sent either: it would only queue behind the data. Bytes of pings
+// alone never count: a peer's kernel acknowledges them even when the
+// server itself is stuck. Without that count from the system (unacked),
+// pings go out and deadlines run as they are.
+func (c *Conn) watch() {
 	defer c.wg.Done()
-	pings := time.NewTicker(c.opts.PingInterval)
-	defer pings.Stop()
-	checks := time.NewTicker(c.opts.PingTimeout / 2)
+	var pings <-chan time.Time
+	period := c.opts.AckTimeout
+	if c.opts.PingInterval > 0 {
+		t := time.NewTicker(c.opts.PingInterval)
+		defer t.Stop()
+		pings = t.C
+		period = c.opts.PingTimeout
+		if c.acks != nil {
+			period = min(period, c.opts.AckTimeout)
+		}
+	}
+	checks := time.NewTicker(max(period/4, 10*time.Millisecond))
 	defer checks.Stop()
-	sc := stallConnOf(c.ws.NetConn())
+	sc := c.sc
 	var acked uint64
 	backlog := false
 	for {
@@ -154,12 +170,22 @@ func (c *Conn) ping() {
 			if sc == nil {
 				continue
 			}
-			n, pending, ok := sc.acknowledged()
-			if ok && backlog && n > acked {
+			n, _, ok := sc.acknowledged()
+			if !ok {
+				continue
+			}
+			waiting := c.writing.Load() || n < c.dataEnd.Load()
+			if n > acked && (backlog || waiting) {
+				if c.acks != nil {
+					c.acks.restartUnreached(n)
+				}
 				c.extend()
 			}
-			acked, backlog = n, ok && pending > 0
-		case <-pings.C:
+			acked, backlog = n, waiting
+		case <-pings:
+			if backlog {
+				continue
+			}
 			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.PingTimeout))
 		}
 	}

@@ -227,6 +227,34 @@ func TestObserver_EachFailureCountsOnceWhereItHappened(t *testing.T) {
 			}
 			obs.balanced(t)
 		})
+		t.Run(name+"/close in progress during publish", func(t *testing.T) {
+			// Close has sent its close frame and waits for the answer,
+			// which this server never gives, when the publisher writes.
+			s := wstest.New(t, func(s *wstest.Server) { s.Ack = ack; s.NoCloseAnswer = true })
+			cfg := testConfig(s)
+			cfg.Ack.Enabled = ack
+			c, obs := newTestClient(t, cfg)
+			mustConnect(t, c)
+			enc := pauseAt(c, 2)
+
+			published := make(chan error, 1)
+			go func() { published <- c.Publish(context.Background(), batchOf(5)) }()
+			enc.waitPaused(t)
+			closed := make(chan struct{})
+			go func() { c.Close(); close(closed) }()
+			if end := s.End(); !websocket.IsCloseError(end, websocket.CloseNormalClosure) {
+				t.Fatalf("server saw %v, want the close frame", end)
+			}
+			close(enc.resume)
+			if err := <-published; err == nil {
+				t.Fatal("publish succeeded on a connection being closed")
+			}
+			<-closed
+			if obs.writeErrors.Load() != 0 || obs.readErrors.Load() != 0 {
+				t.Fatalf("%d write errors and %d read errors while closing, want none", obs.writeErrors.Load(), obs.readErrors.Load())
+			}
+			obs.balanced(t)
+		})
 		t.Run(name+"/server close frame during publish", func(t *testing.T) {
 			s := wstest.New(t, func(s *wstest.Server) { s.Ack = ack })
 			cfg := testConfig(s)

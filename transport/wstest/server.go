@@ -6,9 +6,9 @@
 package wstest
 
 import (
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,10 +38,14 @@ type Server struct {
 	Refuse     int  // answer the handshake with this HTTP status
 	IgnorePing bool // never answer pings (a peer that went silent)
 	NoRead     bool // accept, then never read (a stalled peer)
-	Ack        bool // select the beats-ack.v1 subprotocol
-	AckEvery   int  // with ack: acknowledge every n-th message; 0: only when the test says
-	TLS        bool // serve wss, with httptest's certificate (certPEM)
-	Compress   bool // accept permessage-deflate
+	// NoCloseAnswer: a close frame from the client is reported (End) but
+	// not answered, and the connection kept open, as a server busy
+	// elsewhere leaves it.
+	NoCloseAnswer bool
+	Ack           bool // select the beats-ack.v1 subprotocol
+	AckEvery      int  // with ack: acknowledge every n-th message; 0: only when the test says
+	TLS           bool // serve wss, with httptest's certificate (certPEM)
+	Compress      bool // accept permessage-deflate
 
 	// Reset the connection after this many messages; may change at any time.
 	ResetAfter atomic.Int64
@@ -141,10 +145,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		<-s.done
 		return
 	}
+	if s.NoCloseAnswer {
+		ws.SetCloseHandler(func(int, string) error { return nil })
+	}
 	for n := int64(1); ; n++ {
 		typ, msg, err := ws.ReadMessage()
 		if err != nil {
 			s.ends <- err
+			if s.NoCloseAnswer && websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				<-s.done
+			}
 			return
 		}
 		if typ == websocket.BinaryMessage {
@@ -152,13 +162,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.msgs <- string(msg)
 		if s.Ack && s.AckEvery > 0 && n%int64(s.AckEvery) == 0 {
-			s.Send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, n))
+			s.Send(ws, websocket.TextMessage, string(protocol.AppendAck(nil, uint64(n))))
 		}
 		if n == s.ResetAfter.Load() {
-			ws.NetConn().(*countingConn).Conn.(*net.TCPConn).SetLinger(0) // close with an RST
+			TCPConn(ws).SetLinger(0) // close with an RST
 			return
 		}
 	}
+}
+
+// TCPConn is the TCP connection under one of the server's connections.
+func TCPConn(ws *websocket.Conn) *net.TCPConn {
+	return ws.NetConn().(*countingConn).Conn.(*net.TCPConn)
 }
 
 // errDropped is the end of a connection the server dropped at once.
@@ -219,7 +234,15 @@ func (s *Server) CertPEM() string {
 	return path
 }
 
-// handshake returns the next handshake request.
+// CertPool holds the server's certificate (httptest's, its own CA), for a
+// client's RootCAs.
+func (s *Server) CertPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	return pool
+}
+
+// Handshake returns the next handshake request.
 func (s *Server) Handshake() *http.Request {
 	s.t.Helper()
 	select {
