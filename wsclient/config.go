@@ -2,17 +2,12 @@ package wsclient
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
-
-	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // config is output.websocket in filebeat.yml. Every duration accepts a Go
@@ -202,7 +197,7 @@ func (c *config) Validate() error {
 			return err
 		}
 	}
-	return checkTLSFiles(c.TLS)
+	return validateTLSFiles(c.TLS)
 }
 
 // validateCodec checks the codec's settings that libbeat would ignore.
@@ -238,83 +233,14 @@ func (c *config) formatString() string {
 	return s
 }
 
-// encoding names the message encoding for the start-up log line.
-func (c *config) encoding() string {
-	if c.Codec.Namespace.IsSet() {
-		return "codec." + c.Codec.Namespace.Name() + ", " + c.Opcode
+// urls are the servers to connect to, one per host.
+func (c *config) urls() []*url.URL {
+	if len(c.Hosts) == 0 {
+		return []*url.URL{{Scheme: c.Schema, Host: c.Addr, Path: c.Path}}
 	}
-	return "{timestamp,message}, " + c.Opcode
-}
-
-// delivery describes acknowledgements for the start-up log line.
-func (c *config) delivery() string {
-	if c.Ack.Enabled {
-		return fmt.Sprintf("acks: %s (timeout %v)", protocol.Subprotocol, c.Ack.Timeout)
+	urls := make([]*url.URL, len(c.Hosts))
+	for i, h := range c.Hosts {
+		urls[i], _ = url.Parse(h) // validated
 	}
-	return "acks: off"
-}
-
-// describeHosts names the servers and the connections to them for the
-// start-up log line.
-func (c *config) describeHosts(urls []*url.URL) string {
-	names := make([]string, len(urls))
-	for i, u := range urls {
-		names[i] = display(u)
-	}
-	switch {
-	case len(urls) == 1:
-		return fmt.Sprintf("%d worker(s) to %s", c.Workers, names[0])
-	case c.LoadBalance:
-		return fmt.Sprintf("%d worker(s) to each of %d hosts (loadbalance) %s", c.Workers, len(urls), strings.Join(names, ", "))
-	default:
-		return fmt.Sprintf("%d worker(s), each failing over between %d hosts %s", c.Workers, len(urls), strings.Join(names, ", "))
-	}
-}
-
-// describeConnection tells, for the start-up log line, which of the
-// optional connection settings apply; it names headers but shows no
-// credential.
-func (c *config) describeConnection() string {
-	var parts []string
-	if len(c.Headers) > 0 {
-		names := make([]string, 0, len(c.Headers))
-		for k := range c.Headers {
-			names = append(names, http.CanonicalHeaderKey(k))
-		}
-		sort.Strings(names)
-		parts = append(parts, "headers: "+strings.Join(names, " "))
-	}
-	if c.Username != "" {
-		parts = append(parts, "basic auth")
-	}
-	switch u, _ := c.proxyURL(); {
-	case c.ProxyDisable:
-		parts = append(parts, "proxy: disabled")
-	case u != nil && u.User != nil:
-		parts = append(parts, "proxy: "+display(u)+" (with credentials)")
-	case u != nil:
-		parts = append(parts, "proxy: "+display(u))
-	}
-	if c.Compression {
-		parts = append(parts, fmt.Sprintf("compression: level %d", c.CompressionLevel))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return ", " + strings.Join(parts, ", ")
-}
-
-// cleartextHost names a ws:// host, other than a loopback one, that the
-// handshake's headers and credentials would reach unencrypted; "" if none.
-func (c *config) cleartextHost(urls []*url.URL) string {
-	if len(c.Headers) == 0 && c.Username == "" {
-		return ""
-	}
-	for _, u := range urls {
-		ip := net.ParseIP(u.Hostname())
-		if u.Scheme == "ws" && u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return display(u)
-		}
-	}
-	return ""
+	return urls
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 
 	"github.com/beats-websocket/websocket-output/encode"
+	"github.com/beats-websocket/websocket-output/transport"
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
 // Interleavings of a Publish with what ends its connection from another
@@ -64,17 +66,20 @@ type gatedClose struct {
 	once    sync.Once
 }
 
-func gateClose(c *Client) *gatedClose {
-	g := &gatedClose{closing: make(chan struct{}), release: make(chan struct{})}
-	dial := c.dialer.NetDialContext
-	c.dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
+func newGatedClose() *gatedClose {
+	return &gatedClose{closing: make(chan struct{}), release: make(chan struct{})}
+}
+
+// onSockets makes the client's sockets g's: a change of its options.
+func (g *gatedClose) onSockets(o *transport.Options) {
+	var d net.Dialer
+	o.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		return &gatedConn{Conn: conn, gate: g}, nil
 	}
-	return g
 }
 
 type gatedConn struct {
@@ -104,11 +109,11 @@ func (g *gatedClose) waitClosing(t *testing.T) {
 func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testing.T) {
 	for _, frame := range []string{frameEvent, frameBatch} {
 		t.Run(frame, func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.ack = true }) // acknowledges nothing unless told
+			s := wstest.New(t, func(s *wstest.Server) { s.Ack = true }) // acknowledges nothing unless told
 			cfg := ackTestConfig(s)
 			cfg.Frame = frame
-			c, obs := newTestClient(t, cfg)
-			gate := gateClose(c)
+			gate := newGatedClose()
+			c, obs := newClientWith(t, cfg, testLogger(), gate.onSockets)
 			mustConnect(t, c)
 			enc := pauseAt(c, 2)
 
@@ -144,20 +149,20 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 // The same with the server acknowledging part of it before Close: exactly
 // that part counts as delivered.
 func TestAck_CloseDuringPublishACKsExactlyWhatTheServerAcknowledged(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
-	c, obs := newTestClient(t, ackTestConfig(s))
-	gate := gateClose(c)
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
+	gate := newGatedClose()
+	c, obs := newClientWith(t, ackTestConfig(s), testLogger(), gate.onSockets)
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 	enc := pauseAt(c, 3)
 
 	b := signalledBatchOf(5)
 	published := make(chan error, 1)
 	go func() { published <- c.Publish(context.Background(), b) }()
 	enc.waitPaused(t)
-	s.receive(3)
-	s.send(ws, websocket.TextMessage, `{"ack":2}`)
-	waitAcked(t, c.current(), 2)
+	s.Receive(3)
+	s.Send(ws, websocket.TextMessage, `{"ack":2}`)
+	waitAcked(t, c.conn.Current(), 2)
 
 	closed := make(chan struct{})
 	go func() { c.Close(); close(closed) }()
@@ -179,13 +184,11 @@ func TestAck_CloseDuringPublishACKsExactlyWhatTheServerAcknowledged(t *testing.T
 
 // waitAcked waits until the connection's reader has taken in the server's
 // count n.
-func waitAcked(t *testing.T, cn *conn, n uint64) {
+func waitAcked(t *testing.T, cn *transport.Conn, n uint64) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		cn.acks.mu.Lock()
-		acked := cn.acks.acked
-		cn.acks.mu.Unlock()
+		acked := cn.Acked()
 		if acked >= n {
 			return
 		}
@@ -206,7 +209,7 @@ func TestObserver_EachFailureCountsOnceWhereItHappened(t *testing.T) {
 			name = "acks on"
 		}
 		t.Run(name+"/close during publish", func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.ack = ack })
+			s := wstest.New(t, func(s *wstest.Server) { s.Ack = ack })
 			cfg := testConfig(s)
 			cfg.Ack.Enabled = ack
 			c, obs := newTestClient(t, cfg)
@@ -224,13 +227,41 @@ func TestObserver_EachFailureCountsOnceWhereItHappened(t *testing.T) {
 			}
 			obs.balanced(t)
 		})
-		t.Run(name+"/server close frame during publish", func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.ack = ack })
+		t.Run(name+"/close in progress during publish", func(t *testing.T) {
+			// Close has sent its close frame and waits for the answer,
+			// which this server never gives, when the publisher writes.
+			s := wstest.New(t, func(s *wstest.Server) { s.Ack = ack; s.NoCloseAnswer = true })
 			cfg := testConfig(s)
 			cfg.Ack.Enabled = ack
 			c, obs := newTestClient(t, cfg)
 			mustConnect(t, c)
-			ws := s.conn()
+			enc := pauseAt(c, 2)
+
+			published := make(chan error, 1)
+			go func() { published <- c.Publish(context.Background(), batchOf(5)) }()
+			enc.waitPaused(t)
+			closed := make(chan struct{})
+			go func() { c.Close(); close(closed) }()
+			if end := s.End(); !websocket.IsCloseError(end, websocket.CloseNormalClosure) {
+				t.Fatalf("server saw %v, want the close frame", end)
+			}
+			close(enc.resume)
+			if err := <-published; err == nil {
+				t.Fatal("publish succeeded on a connection being closed")
+			}
+			<-closed
+			if obs.writeErrors.Load() != 0 || obs.readErrors.Load() != 0 {
+				t.Fatalf("%d write errors and %d read errors while closing, want none", obs.writeErrors.Load(), obs.readErrors.Load())
+			}
+			obs.balanced(t)
+		})
+		t.Run(name+"/server close frame during publish", func(t *testing.T) {
+			s := wstest.New(t, func(s *wstest.Server) { s.Ack = ack })
+			cfg := testConfig(s)
+			cfg.Ack.Enabled = ack
+			c, obs := newTestClient(t, cfg)
+			mustConnect(t, c)
+			ws := s.Conn()
 			enc := pauseAt(c, 2)
 
 			published := make(chan error, 1)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/beats-websocket/websocket-output/transport/wstest"
+
 	beattest "github.com/elastic/beats/v7/libbeat/testing"
 )
 
@@ -73,13 +75,13 @@ func fails(t *testing.T, out string, exits int) {
 }
 
 func TestTestOutput_WorkingServerPassesEveryCheck(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack, s.compress = true, true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack, s.Compress = true, true })
 	out, exits := testOutput(t, map[string]interface{}{
-		"addr": s.addr(), "path": "/ws", "ack.enabled": true, "compression": true,
+		"addr": s.Addr(), "path": "/ws", "ack.enabled": true, "compression": true,
 	})
 	passes(t, out, exits)
 	wantLines(t, out,
-		"websocket: ws://"+s.addr()+"/ws...",
+		"websocket: ws://"+s.Addr()+"/ws...",
 		"  parse url... OK",
 		"  connection...",
 		"    dns lookup... OK",
@@ -97,10 +99,10 @@ func TestTestOutput_WorkingServerPassesEveryCheck(t *testing.T) {
 	if strings.Contains(out, "ERROR") || strings.Contains(out, "proxy") {
 		t.Fatalf("an error, or a proxy where none applies:\n%s", out)
 	}
-	if n := s.pings.Load(); n != 1 {
+	if n := s.Pings.Load(); n != 1 {
 		t.Fatalf("the server got %d pings, want the test's one", n)
 	}
-	if err := s.end(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+	if err := s.End(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Fatalf("the test ended its connection with %v, want a normal close", err)
 	}
 }
@@ -108,16 +110,16 @@ func TestTestOutput_WorkingServerPassesEveryCheck(t *testing.T) {
 func TestTestOutput_TestsEachHostOnceWithOrWithoutLoadBalance(t *testing.T) {
 	for _, loadbalance := range []bool{true, false} {
 		t.Run(fmt.Sprint("loadbalance=", loadbalance), func(t *testing.T) {
-			a, b := newTestServer(t, nil), newTestServer(t, nil)
-			urls := []string{"ws://" + a.addr() + "/a", "ws://" + b.addr() + "/b"}
+			a, b := wstest.New(t, nil), wstest.New(t, nil)
+			urls := []string{"ws://" + a.Addr() + "/a", "ws://" + b.Addr() + "/b"}
 			out, exits := testOutput(t, map[string]interface{}{"hosts": urls, "workers": 3, "loadbalance": loadbalance})
 			passes(t, out, exits)
 			wantLines(t, out, "websocket: "+urls[0]+"...", "    ping... OK", "websocket: "+urls[1]+"...", "    ping... OK")
-			for i, s := range []*testServer{a, b} {
+			for i, s := range []*wstest.Server{a, b} {
 				if n := strings.Count(out, "websocket: "+urls[i]+"..."); n != 1 {
 					t.Errorf("%s tested %d times, want once:\n%s", urls[i], n, out)
 				}
-				if n := len(s.handshakes); n != 1 {
+				if n := s.Handshakes(); n != 1 {
 					t.Errorf("%s got %d handshakes, want one", urls[i], n)
 				}
 			}
@@ -128,9 +130,9 @@ func TestTestOutput_TestsEachHostOnceWithOrWithoutLoadBalance(t *testing.T) {
 func TestTestOutput_WSSShowsTheVerificationModeAndTheServerCertificate(t *testing.T) {
 	for mode, want := range map[string]string{"": "full", "full": "full", "strict": "strict", "certificate": "certificate"} {
 		t.Run("verification_mode="+mode, func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.tls = true })
+			s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 			settings := map[string]interface{}{
-				"addr": s.addr(), "path": "/ws", "schema": "wss", "ssl.certificate_authorities": []string{s.certPEM()},
+				"addr": s.Addr(), "path": "/ws", "schema": "wss", "ssl.certificate_authorities": []string{s.CertPEM()},
 			}
 			if mode != "" {
 				settings["ssl.verification_mode"] = mode
@@ -154,8 +156,8 @@ func TestTestOutput_WSSShowsTheVerificationModeAndTheServerCertificate(t *testin
 }
 
 func TestTestOutput_WSSWithoutTheCAFailsAtTheTLSHandshakeWithAHint(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true })
-	out, exits := testOutput(t, map[string]interface{}{"addr": s.addr(), "path": "/ws", "schema": "wss"})
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
+	out, exits := testOutput(t, map[string]interface{}{"addr": s.Addr(), "path": "/ws", "schema": "wss"})
 	fails(t, out, exits)
 	wantLines(t, out,
 		"  TLS...",
@@ -171,17 +173,17 @@ func TestTestOutput_WSSWithoutTheCAFailsAtTheTLSHandshakeWithAHint(t *testing.T)
 }
 
 func TestTestOutput_VerificationModeNoneIsAWarning(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	out, exits := testOutput(t, map[string]interface{}{
-		"addr": s.addr(), "path": "/ws", "schema": "wss", "ssl.verification_mode": "none",
+		"addr": s.Addr(), "path": "/ws", "schema": "wss", "ssl.verification_mode": "none",
 	})
 	passes(t, out, exits)
 	wantLines(t, out, "    verification mode... WARN none: the server's certificate is not checked", "    handshake... OK", "    ping... OK")
 }
 
 func TestTestOutput_RefusedHandshakeGivesTheStatusAndHintButNoCredential(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.refuse = http.StatusUnauthorized })
-	url := "ws://" + s.addr() + "/ws?access_token=s3cret-query"
+	s := wstest.New(t, func(s *wstest.Server) { s.Refuse = http.StatusUnauthorized })
+	url := "ws://" + s.Addr() + "/ws?access_token=s3cret-query"
 	out, exits := testOutput(t, map[string]interface{}{
 		"hosts":    []string{url},
 		"headers":  map[string]interface{}{"X-Api-Key": "s3cret-header"},
@@ -189,30 +191,30 @@ func TestTestOutput_RefusedHandshakeGivesTheStatusAndHintButNoCredential(t *test
 	})
 	fails(t, out, exits)
 	wantLines(t, out,
-		"websocket: ws://"+s.addr()+"/ws?access_token=xxxxx...",
+		"websocket: ws://"+s.Addr()+"/ws?access_token=xxxxx...",
 		"    dial up... OK",
 		"    handshake... ERROR HTTP 401 Unauthorized (check the credentials",
-		"websocket output... ERROR ws://"+s.addr()+"/ws?access_token=xxxxx failed",
+		"websocket output... ERROR ws://"+s.Addr()+"/ws?access_token=xxxxx failed",
 	)
 	if strings.Contains(out, "s3cret") {
 		t.Fatalf("the test shows a credential:\n%s", out)
 	}
 	// It sent the credentials the clients send.
-	r := s.handshake()
+	r := s.Handshake()
 	if user, pass, _ := r.BasicAuth(); r.Header.Get("X-Api-Key") != "s3cret-header" || user != "alice" || pass != "s3cret-password" {
 		t.Fatalf("the handshake's credentials: %v", r.Header)
 	}
 }
 
 func TestTestOutput_NothingListeningFailsAtTheDialAndTheOtherHostsAreStillTested(t *testing.T) {
-	down, live := newTestServer(t, nil), newTestServer(t, nil)
-	down.stop() // its port refuses connections
-	downURL, liveURL := "ws://"+down.addr()+"/ws", "ws://"+live.addr()+"/ws"
+	down, live := wstest.New(t, nil), wstest.New(t, nil)
+	down.Stop() // its port refuses connections
+	downURL, liveURL := "ws://"+down.Addr()+"/ws", "ws://"+live.Addr()+"/ws"
 	out, exits := testOutput(t, map[string]interface{}{"hosts": []string{downURL, liveURL}, "loadbalance": true})
 	fails(t, out, exits)
 	wantLines(t, out,
 		"websocket: "+downURL+"...",
-		"    dial up... ERROR dial tcp "+down.addr()+": connect: connection refused",
+		"    dial up... ERROR dial tcp "+down.Addr()+": connect: connection refused",
 		"websocket: "+liveURL+"...",
 		"    ping... OK",
 		"websocket output... ERROR 1 of 2 hosts failed: "+downURL,
@@ -230,8 +232,8 @@ func TestTestOutput_UnresolvableHostFailsAtTheDNSLookup(t *testing.T) {
 }
 
 func TestTestOutput_ServerThatDoesNotSelectTheAckSubprotocolFails(t *testing.T) {
-	s := newTestServer(t, nil) // no ack
-	out, exits := testOutput(t, map[string]interface{}{"addr": s.addr(), "path": "/ws", "ack.enabled": true})
+	s := wstest.New(t, nil) // no ack
+	out, exits := testOutput(t, map[string]interface{}{"addr": s.Addr(), "path": "/ws", "ack.enabled": true})
 	fails(t, out, exits)
 	wantLines(t, out,
 		"    handshake... OK",
@@ -241,14 +243,14 @@ func TestTestOutput_ServerThatDoesNotSelectTheAckSubprotocolFails(t *testing.T) 
 	if strings.Contains(out, "ping") {
 		t.Fatalf("the test went on with a server the output would refuse:\n%s", out)
 	}
-	if err := s.end(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+	if err := s.End(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Fatalf("the test ended its connection with %v, want a normal close", err)
 	}
 }
 
 func TestTestOutput_DeclinedCompressionIsAWarning(t *testing.T) {
-	s := newTestServer(t, nil) // no permessage-deflate
-	out, exits := testOutput(t, map[string]interface{}{"addr": s.addr(), "path": "/ws", "compression": true})
+	s := wstest.New(t, nil) // no permessage-deflate
+	out, exits := testOutput(t, map[string]interface{}{"addr": s.Addr(), "path": "/ws", "compression": true})
 	passes(t, out, exits)
 	wantLines(t, out, "    compression... WARN the server declined permessage-deflate", "    ping... OK")
 }
@@ -263,9 +265,9 @@ func TestTestOutput_UnansweredPingFailsUnlessPingsAreOff(t *testing.T) {
 		{"0s", "    ping... WARN no pong within ping_timeout (300ms): the output would declare the connection dead; pings are off", false},
 	} {
 		t.Run("ping_interval="+tc.interval, func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.ignorePing = true })
+			s := wstest.New(t, func(s *wstest.Server) { s.IgnorePing = true })
 			out, exits := testOutput(t, map[string]interface{}{
-				"addr": s.addr(), "path": "/ws", "ping_timeout": "300ms", "ping_interval": tc.interval,
+				"addr": s.Addr(), "path": "/ws", "ping_timeout": "300ms", "ping_interval": tc.interval,
 			})
 			if tc.failed {
 				fails(t, out, exits)
@@ -279,20 +281,20 @@ func TestTestOutput_UnansweredPingFailsUnlessPingsAreOff(t *testing.T) {
 
 func TestTestOutput_ThroughAProxyNamesItWithoutCredentials(t *testing.T) {
 	const name = "logs.example.invalid" // only the proxy resolves it
-	s := newTestServer(t, nil)
-	_, port, _ := net.SplitHostPort(s.addr())
+	s := wstest.New(t, nil)
+	_, port, _ := net.SplitHostPort(s.Addr())
 	server := net.JoinHostPort(name, port)
 	url := "ws://" + server + "/ws"
 
 	t.Run("tunnelled", func(t *testing.T) {
-		p := newTunnelProxy(t, "http", func(p *tunnelProxy) { p.aliases = map[string]string{server: s.addr()} })
+		p := wstest.NewProxy(t, "http", func(p *wstest.Proxy) { p.Aliases = map[string]string{server: s.Addr()} })
 		out, exits := testOutput(t, map[string]interface{}{
-			"hosts": []string{url}, "proxy_url": "http://proxyuser:s3cret@" + p.ln.Addr().String(),
+			"hosts": []string{url}, "proxy_url": "http://proxyuser:s3cret@" + p.Addr(),
 		})
 		passes(t, out, exits)
 		wantLines(t, out,
 			"  connection...",
-			"    proxy: http://"+p.ln.Addr().String(),
+			"    proxy: http://"+p.Addr(),
 			"    dns lookup of the proxy... OK",
 			"    addresses: 127.0.0.1",
 			"    dial up through the proxy... OK",
@@ -301,17 +303,17 @@ func TestTestOutput_ThroughAProxyNamesItWithoutCredentials(t *testing.T) {
 		if strings.Contains(out, "s3cret") || strings.Contains(out, "proxyuser") {
 			t.Fatalf("the test shows the proxy's credentials:\n%s", out)
 		}
-		if got := p.target(); got != server {
+		if got := p.Target(); got != server {
 			t.Fatalf("the proxy tunnelled to %s, want %s", got, server)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {
-		p := newTunnelProxy(t, "http", func(p *tunnelProxy) { p.refuse = http.StatusProxyAuthRequired })
+		p := wstest.NewProxy(t, "http", func(p *wstest.Proxy) { p.Refuse = http.StatusProxyAuthRequired })
 		out, exits := testOutput(t, map[string]interface{}{
-			"hosts": []string{url}, "proxy_url": "http://proxyuser:s3cret@" + p.ln.Addr().String(),
+			"hosts": []string{url}, "proxy_url": "http://proxyuser:s3cret@" + p.Addr(),
 		})
 		fails(t, out, exits)
-		wantLines(t, out, "    dial up through the proxy... ERROR through proxy http://"+p.ln.Addr().String()+": CONNECT "+server+" refused: HTTP 407")
+		wantLines(t, out, "    dial up through the proxy... ERROR through proxy http://"+p.Addr()+": CONNECT "+server+" refused: HTTP 407")
 		if strings.Contains(out, "s3cret") {
 			t.Fatalf("the test shows the proxy's password:\n%s", out)
 		}

@@ -1,10 +1,12 @@
-package wsclient
+package transport
 
 import (
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
 // A refused handshake names the HTTP status and says what to check.
@@ -22,13 +24,13 @@ func TestConnect_RefusedHandshakeNamesStatusAndWhatToCheck(t *testing.T) {
 		{http.StatusFound, []string{"HTTP 302 Found", "a redirect, which is not followed"}},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.refuse = tc.status })
-			c, _ := newTestClient(t, testConfig(s))
+			s := wstest.New(t, func(s *wstest.Server) { s.Refuse = tc.status })
+			c, _ := newTestClient(t, testOptions(s))
 			err := c.Connect()
 			if err == nil {
 				t.Fatal("connect succeeded against a refusing server")
 			}
-			want := append([]string{"handshake refused", "ws://" + s.addr() + "/ws"}, tc.want...)
+			want := append([]string{"handshake refused", "ws://" + s.Addr() + "/ws"}, tc.want...)
 			for _, w := range want {
 				if !strings.Contains(err.Error(), w) {
 					t.Fatalf("error %q does not contain %q", err, w)
@@ -61,8 +63,7 @@ func TestConnect_ServerClosingWithoutAnswerIsExplained(t *testing.T) {
 		ln.Close()
 		<-done
 	})
-	cfg := defaultConfig()
-	cfg.Addr = ln.Addr().String()
+	cfg := defaultOptions(ln.Addr().String())
 	c, _ := newTestClient(t, cfg)
 	err = c.Connect()
 	if err == nil || !strings.Contains(err.Error(), "the server closed the connection without answering the handshake") {

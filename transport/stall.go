@@ -1,4 +1,4 @@
-package wsclient
+package transport
 
 import (
 	"errors"
@@ -11,12 +11,20 @@ import (
 
 // stallConn is a TCP connection whose writes fail only when they make no
 // progress: a write may take as long as it needs while the peer keeps
-// taking bytes, and fails once none have been taken for timeout. A deadline
-// on the whole write would fail every large message on a slow but working
+// taking bytes, and fails once it has taken none for timeout. A deadline on
+// the whole write would fail every large message on a slow but working
 // link, every time it is retried; and over TLS a write that timed out
 // leaves the connection unusable, so the deadline cannot be re-armed above
 // TLS. stallConn sits under TLS, where a timed-out write that made
 // progress can go on.
+//
+// Progress is bytes the kernel took from the write, or bytes of earlier
+// writes the peer's TCP acknowledged (acknowledged): a writer blocked on a
+// full send buffer is let in only once a good part of it is free, which on
+// a slow link can take far longer than timeout while the peer keeps taking
+// data. A window without either ends the write: a write stalled from its
+// start fails within two windows, as the first gives the count of
+// acknowledged bytes to compare with.
 //
 // Deadlines set by the layers above (the handshake's, a control frame's)
 // still bound a write: a write fails at the earlier of its own deadline and
@@ -52,10 +60,12 @@ func stallConnOf(conn net.Conn) *stallConn {
 	return nil
 }
 
-// Write writes p, giving each window of timeout in which bytes were taken
-// another one.
+// Write writes p, giving each window of timeout in which the write made
+// progress another one.
 func (c *stallConn) Write(p []byte) (int, error) {
 	written := 0
+	var base uint64   // the peer's acknowledged bytes when the window began
+	haveBase := false // base is known: known only after a window ended
 	for {
 		c.mu.Lock()
 		c.writing = true
@@ -71,12 +81,17 @@ func (c *stallConn) Write(p []byte) (int, error) {
 
 		c.mu.Lock()
 		c.writing = false
-		again := err != nil && n > 0 && errors.Is(err, os.ErrDeadlineExceeded) &&
-			(c.deadline.IsZero() || time.Now().Before(c.deadline))
+		fromAbove := !c.deadline.IsZero() && !time.Now().Before(c.deadline)
 		c.mu.Unlock()
-		if !again {
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || fromAbove {
 			return written, err
 		}
+		acked, _, ok := c.acknowledged()
+		moved := n > 0 || ok && (!haveBase || acked > base)
+		if !moved {
+			return written, err
+		}
+		base, haveBase = acked, ok
 	}
 }
 

@@ -1,4 +1,4 @@
-package wsclient
+package transport
 
 import (
 	"bufio"
@@ -15,40 +15,42 @@ import (
 	"time"
 
 	"golang.org/x/net/proxy"
-
-	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 )
 
 // proxyDialer opens the TCP connection to one server, through the proxy
-// that Filebeat's proxy settings choose for its URL: none, an HTTP or
-// HTTPS proxy (a CONNECT tunnel) or a SOCKS5 proxy. gorilla's own proxy
-// support has no HTTPS proxies and no proxy_headers, hence this. Safe for
-// concurrent use: the workers of one host share it.
+// that Options.Proxy chooses for its URL: none, an HTTP or HTTPS proxy (a
+// CONNECT tunnel) or a SOCKS5 proxy. gorilla's own proxy support has no
+// HTTPS proxies and no proxy headers, hence this. Safe for concurrent use:
+// the clients of one host share it.
 type proxyDialer struct {
-	choose  func(*http.Request) (*url.URL, error) // nil: proxy_disable
-	target  *http.Request                         // what choose is asked about: the server's URL
-	headers http.Header                           // proxy_headers, sent with CONNECT
-	tls     *tlscommon.TLSConfig                  // ssl.*, also for an https proxy
-	direct  net.Dialer
-	stall   time.Duration // timeout: a write that takes no bytes for this long fails (stallConn)
+	choose   func(*http.Request) (*url.URL, error) // nil: direct
+	target   *http.Request                         // what choose is asked about: the server's URL
+	headers  http.Header                           // sent with CONNECT
+	proxyTLS func(host string) *tls.Config         // for an https proxy
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	stall    time.Duration // a write that takes no bytes for this long fails (stallConn)
 
-	mu       sync.Mutex
-	proxyTLS map[string]*tls.Config // by https proxy host, built once: libbeat warns at each build without verification
+	mu        sync.Mutex
+	tlsByHost map[string]*tls.Config // by https proxy host, built once: building one may log a warning
 }
 
-func newProxyDialer(settings httpcommon.HTTPClientProxySettings, server *url.URL, tlsConfig *tlscommon.TLSConfig, stall time.Duration) *proxyDialer {
+func newProxyDialer(o *Options) *proxyDialer {
 	// Proxy selection goes by the http(s) URL the handshake requests, as
 	// for any HTTP client: HTTPS_PROXY for wss, HTTP_PROXY for ws.
-	target := *server
-	target.Scheme = map[string]string{"ws": "http", "wss": "https"}[server.Scheme]
+	target := *o.URL
+	target.Scheme = map[string]string{"ws": "http", "wss": "https"}[o.URL.Scheme]
+	dial := o.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
 	return &proxyDialer{
-		choose:   settings.ProxyFunc(),
-		target:   &http.Request{URL: &target, Host: target.Host},
-		headers:  settings.Headers.Headers(),
-		tls:      tlsConfig,
-		stall:    stall,
-		proxyTLS: map[string]*tls.Config{},
+		choose:    o.Proxy,
+		target:    &http.Request{URL: &target, Host: target.Host},
+		headers:   o.ProxyHeader,
+		proxyTLS:  o.ProxyTLS,
+		dial:      dial,
+		stall:     o.Timeout,
+		tlsByHost: map[string]*tls.Config{},
 	}
 }
 
@@ -65,7 +67,7 @@ var errEnvProxy = errors.New("the proxy from the environment (HTTPS_PROXY or HTT
 // '/' or '?' in a password ends the URL's authority before the '@', so that
 // the host is the user name and part of the password
 // ("http://user:1234/ss@proxy" has the host "user:1234"). proxy_url is
-// checked at start (proxyURL); the environment's only here.
+// checked at start; the environment's only here.
 func malformed(via *url.URL) bool {
 	_, err := strconv.Atoi(via.Port())
 	return via.Port() != "" && err != nil || strings.Contains(via.Path+via.RawQuery+via.Fragment+via.Opaque, "@")
@@ -120,7 +122,7 @@ func (p *proxyDialer) DialContext(ctx context.Context, network, addr string) (ne
 // timeout without progress (stallConn). Every connection starts here, so
 // that TLS, to the server or to an https proxy, runs over a stallConn.
 func (p *proxyDialer) DialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
-	conn, err := p.direct.DialContext(ctx, network, addr)
+	conn, err := p.dial(ctx, network, addr)
 	if err != nil || p.stall <= 0 {
 		return conn, err
 	}
@@ -181,7 +183,7 @@ func (p *proxyDialer) connect(ctx context.Context, via *url.URL, addr string) (n
 	}
 	if u := via.User; u != nil {
 		password, _ := u.Password()
-		req.Header.Set("Proxy-Authorization", "Basic "+basicAuth(u.Username(), password))
+		req.Header.Set("Proxy-Authorization", "Basic "+BasicAuth(u.Username(), password))
 	}
 	if err := req.Write(conn); err != nil {
 		raw.Close()
@@ -215,15 +217,18 @@ func (p *proxyDialer) connect(ctx context.Context, via *url.URL, addr string) (n
 	return conn, nil
 }
 
-// tlsFor is the TLS configuration for an https proxy: the ssl.* settings,
-// built once per proxy host.
+// tlsFor is the TLS configuration for an https proxy, built once per proxy
+// host; Go's defaults (the system's roots) without Options.ProxyTLS.
 func (p *proxyDialer) tlsFor(host string) *tls.Config {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cfg, ok := p.proxyTLS[host]
+	cfg, ok := p.tlsByHost[host]
 	if !ok {
-		cfg = p.tls.BuildModuleClientConfig(host)
-		p.proxyTLS[host] = cfg
+		cfg = &tls.Config{ServerName: host}
+		if p.proxyTLS != nil {
+			cfg = p.proxyTLS(host)
+		}
+		p.tlsByHost[host] = cfg
 	}
 	return cfg
 }

@@ -1,4 +1,4 @@
-package wsclient
+package transport
 
 import (
 	"errors"
@@ -40,8 +40,7 @@ func TestConnect_CloseCutsShortAHandshakeTheServerNeverAnswers(t *testing.T) {
 		wg.Wait()
 	})
 
-	cfg := defaultConfig()
-	cfg.Addr = ln.Addr().String()
+	cfg := defaultOptions(ln.Addr().String())
 	cfg.Timeout = time.Minute // Close, not the timeout, must end it
 	c, _ := newTestClient(t, cfg)
 	connected := make(chan error, 1)
@@ -66,13 +65,13 @@ func TestConnect_CloseCutsShortAHandshakeTheServerNeverAnswers(t *testing.T) {
 }
 
 // connectEndsAfterClose waits for a Connect that was waiting for what when
-// Close came at start: it must end with errClosed within 5 seconds.
+// Close came at start: it must end with ErrClosed within 5 seconds.
 func connectEndsAfterClose(t *testing.T, connected <-chan error, start time.Time, what string) {
 	t.Helper()
 	select {
 	case err := <-connected:
-		if !errors.Is(err, errClosed) {
-			t.Fatalf("Connect ended with %v, want %v", err, errClosed)
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Connect ended with %v, want %v", err, ErrClosed)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("Connect took %v after Close", d)

@@ -1,4 +1,4 @@
-package wsclient
+package transport
 
 import (
 	"strings"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
 // A server has nothing to send but acks and control frames, so a message
@@ -15,22 +17,22 @@ import (
 func TestConn_MessageOverTheReadLimitEndsTheConnection(t *testing.T) {
 	for _, typ := range []int{websocket.TextMessage, websocket.BinaryMessage} {
 		t.Run(map[int]string{websocket.TextMessage: "text", websocket.BinaryMessage: "binary"}[typ], func(t *testing.T) {
-			s := newTestServer(t, nil)
-			c, obs := newTestClient(t, testConfig(s))
+			s := wstest.New(t, nil)
+			c, obs := newTestClient(t, testOptions(s))
 			mustConnect(t, c)
-			ws := s.conn()
-			cn := c.current()
+			ws := s.Conn()
+			cn := c.Current()
 
-			s.send(ws, typ, strings.Repeat("x", readLimit))
-			s.send(ws, typ, strings.Repeat("x", readLimit+1))
+			s.Send(ws, typ, strings.Repeat("x", readLimit))
+			s.Send(ws, typ, strings.Repeat("x", readLimit+1))
 			select {
-			case <-cn.dead:
+			case <-cn.Done():
 			case <-time.After(wait):
 				t.Fatal("the connection survived a message over the read limit")
 			}
 			for _, want := range []string{"server sent a message over the 64 KiB read limit", "read limit exceeded"} {
-				if !strings.Contains(cn.err().Error(), want) {
-					t.Fatalf("connection ended with %q, want it to say %q", cn.err(), want)
+				if !strings.Contains(cn.Err().Error(), want) {
+					t.Fatalf("connection ended with %q, want it to say %q", cn.Err(), want)
 				}
 			}
 			if n := obs.readErrors.Load(); n != 1 {

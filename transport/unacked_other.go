@@ -1,6 +1,6 @@
 //go:build !linux
 
-package wsclient
+package transport
 
 import "net"
 

@@ -1,23 +1,21 @@
-package wsclient
+package transport
 
 import (
 	"sync"
 	"time"
-
-	"github.com/elastic/beats/v7/libbeat/logp"
 )
 
 // warnInterval is the least time between two warnings of one kind: a flood
 // of bad events, or of junk from a server, must not flood the log too. The
-// Observer counts every drop regardless.
+// Metrics count every one regardless.
 const warnInterval = 10 * time.Second
 
-// limitedWarning logs a kind of recurring problem as rate-limited warnings:
+// RateLimited logs a kind of recurring problem as rate-limited warnings:
 // the first at once, then at most one per interval, saying how many were
 // suppressed. Callers give a reason that never includes event content.
 // Safe for concurrent use.
-type limitedWarning struct {
-	log   *logp.Logger
+type RateLimited struct {
+	log   Logger
 	every time.Duration
 	what  string // the warning's start, "Dropped an event that cannot be sent"
 	hint  string // appended to the count of suppressed warnings
@@ -27,7 +25,15 @@ type limitedWarning struct {
 	suppressed int
 }
 
-func (w *limitedWarning) report(reason error) {
+// NewRateLimited returns the warnings that start with what; hint is added
+// to the count of those suppressed.
+func NewRateLimited(log Logger, what, hint string) *RateLimited {
+	return &RateLimited{log: log, every: warnInterval, what: what, hint: hint}
+}
+
+// Report warns of one occurrence, with its reason, or counts it as
+// suppressed. Safe for concurrent use.
+func (w *RateLimited) Report(reason error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()

@@ -1,9 +1,14 @@
-package wsclient
+// Package wstest is a real WebSocket server on 127.0.0.1 for tests, with
+// knobs for the failures a client must survive: refused handshakes,
+// unanswered pings, a peer that never reads, acknowledgements
+// (beats-ack.v1), TLS, compression, resets and dropped connections. Every
+// wait is bounded by Wait; reaching it fails the test.
+package wstest
 
 import (
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,39 +24,43 @@ import (
 	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
-// wait bounds every wait in these tests; reaching it is a failure, never
-// part of the expected behaviour.
-const wait = 10 * time.Second
+// Wait bounds every wait of the server's methods; reaching it is a
+// failure, never part of the expected behaviour.
+const Wait = 10 * time.Second
 
-// testServer is a real WebSocket server on 127.0.0.1 with knobs for the
+// Server is a real WebSocket server on 127.0.0.1 with knobs for the
 // failures a client must survive.
-type testServer struct {
+type Server struct {
 	*httptest.Server
 	t *testing.T
 
 	// Set before the first connection.
-	refuse     int  // answer the handshake with this HTTP status
-	ignorePing bool // never answer pings (a peer that went silent)
-	noRead     bool // accept, then never read (a stalled peer)
-	ack        bool // select the beats-ack.v1 subprotocol
-	ackEvery   int  // with ack: acknowledge every n-th message; 0: only when the test says
-	tls        bool // serve wss, with httptest's certificate (certPEM)
-	compress   bool // accept permessage-deflate
+	Refuse     int  // answer the handshake with this HTTP status
+	IgnorePing bool // never answer pings (a peer that went silent)
+	NoRead     bool // accept, then never read (a stalled peer)
+	// NoCloseAnswer: a close frame from the client is reported (End) but
+	// not answered, and the connection kept open, as a server busy
+	// elsewhere leaves it.
+	NoCloseAnswer bool
+	Ack           bool // select the beats-ack.v1 subprotocol
+	AckEvery      int  // with ack: acknowledge every n-th message; 0: only when the test says
+	TLS           bool // serve wss, with httptest's certificate (certPEM)
+	Compress      bool // accept permessage-deflate
 
 	// Reset the connection after this many messages; may change at any time.
-	resetAfter atomic.Int64
+	ResetAfter atomic.Int64
 	// Close this many of the next connections as soon as they are
 	// upgraded, as a server that checks a token after the upgrade, or is
 	// overloaded, would; may change at any time.
-	dropNext atomic.Int64
+	DropNext atomic.Int64
 
 	msgs       chan string          // every message received, in order
 	handshakes chan *http.Request   // every handshake request, refused ones too
 	conns      chan *websocket.Conn // every accepted connection
 	ends       chan error           // why each connection's read loop ended
-	pings      atomic.Int64
-	wire       atomic.Int64 // bytes read from the network, framing and handshakes included
-	binary     atomic.Int64 // binary messages received (the rest were text)
+	Pings      atomic.Int64
+	Wire       atomic.Int64 // bytes read from the network, framing and handshakes included
+	Binary     atomic.Int64 // binary messages received (the rest were text)
 
 	done     chan struct{} // closed by stop
 	stopOnce sync.Once
@@ -61,20 +70,20 @@ type testServer struct {
 	wg       sync.WaitGroup
 }
 
-func newTestServer(t *testing.T, configure func(*testServer)) *testServer {
+func New(t *testing.T, configure func(*Server)) *Server {
 	t.Helper()
-	return newTestServerAt(t, "127.0.0.1:0", configure)
+	return NewAt(t, "127.0.0.1:0", configure)
 }
 
 // newTestServerAt is newTestServer on a given address, for a server that
 // comes up where a client has been failing to connect.
-func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *testServer {
+func NewAt(t *testing.T, addr string, configure func(*Server)) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{
+	s := &Server{
 		t:          t,
 		msgs:       make(chan string, 100000),
 		handshakes: make(chan *http.Request, 100),
@@ -87,26 +96,26 @@ func newTestServerAt(t *testing.T, addr string, configure func(*testServer)) *te
 	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
-	s.Server.Listener = &countingListener{Listener: ln, n: &s.wire}
-	if s.tls {
+	s.Server.Listener = &countingListener{Listener: ln, n: &s.Wire}
+	if s.TLS {
 		s.StartTLS()
 	} else {
 		s.Start()
 	}
-	t.Cleanup(s.stop)
+	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	s.handshakes <- r
-	if s.refuse != 0 {
-		http.Error(w, "refused by test", s.refuse)
+	if s.Refuse != 0 {
+		http.Error(w, "refused by test", s.Refuse)
 		return
 	}
-	upgrader := websocket.Upgrader{EnableCompression: s.compress}
-	if s.ack {
+	upgrader := websocket.Upgrader{EnableCompression: s.Compress}
+	if s.Ack {
 		upgrader.Subprotocols = []string{protocol.Subprotocol}
 	}
 	ws, err := upgrader.Upgrade(w, r, nil)
@@ -120,40 +129,51 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 
 	pong := ws.PingHandler()
 	ws.SetPingHandler(func(data string) error {
-		s.pings.Add(1)
-		if s.ignorePing {
+		s.Pings.Add(1)
+		if s.IgnorePing {
 			return nil
 		}
 		return pong(data)
 	})
-	if s.dropNext.Add(-1) >= 0 {
+	if s.DropNext.Add(-1) >= 0 {
 		s.ends <- errDropped
 		return
 	}
-	s.dropNext.Add(1)
+	s.DropNext.Add(1)
 	s.conns <- ws
-	if s.noRead {
+	if s.NoRead {
 		<-s.done
 		return
+	}
+	if s.NoCloseAnswer {
+		ws.SetCloseHandler(func(int, string) error { return nil })
 	}
 	for n := int64(1); ; n++ {
 		typ, msg, err := ws.ReadMessage()
 		if err != nil {
 			s.ends <- err
+			if s.NoCloseAnswer && websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				<-s.done
+			}
 			return
 		}
 		if typ == websocket.BinaryMessage {
-			s.binary.Add(1)
+			s.Binary.Add(1)
 		}
 		s.msgs <- string(msg)
-		if s.ack && s.ackEvery > 0 && n%int64(s.ackEvery) == 0 {
-			s.send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, n))
+		if s.Ack && s.AckEvery > 0 && n%int64(s.AckEvery) == 0 {
+			s.Send(ws, websocket.TextMessage, string(protocol.AppendAck(nil, uint64(n))))
 		}
-		if n == s.resetAfter.Load() {
-			ws.NetConn().(*countingConn).Conn.(*net.TCPConn).SetLinger(0) // close with an RST
+		if n == s.ResetAfter.Load() {
+			TCPConn(ws).SetLinger(0) // close with an RST
 			return
 		}
 	}
+}
+
+// TCPConn is the TCP connection under one of the server's connections.
+func TCPConn(ws *websocket.Conn) *net.TCPConn {
+	return ws.NetConn().(*countingConn).Conn.(*net.TCPConn)
 }
 
 // errDropped is the end of a connection the server dropped at once.
@@ -161,7 +181,7 @@ var errDropped = errors.New("dropped by the test server as soon as it was upgrad
 
 // send writes a message to a client; tests call it while the handler may
 // be acknowledging on the same connection, and gorilla allows one writer.
-func (s *testServer) send(ws *websocket.Conn, typ int, msg string) {
+func (s *Server) Send(ws *websocket.Conn, typ int, msg string) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := ws.WriteMessage(typ, []byte(msg)); err != nil {
@@ -170,7 +190,7 @@ func (s *testServer) send(ws *websocket.Conn, typ int, msg string) {
 }
 
 // track registers ws for stop to close; false if the server is stopping.
-func (s *testServer) track(ws *websocket.Conn) bool {
+func (s *Server) track(ws *websocket.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -184,7 +204,7 @@ func (s *testServer) track(ws *websocket.Conn) bool {
 
 // stop closes the listener and every connection, then waits for handlers.
 // Idempotent.
-func (s *testServer) stop() {
+func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
 		close(s.done)
@@ -198,13 +218,13 @@ func (s *testServer) stop() {
 }
 
 // addr is host:port, as config.Addr takes it.
-func (s *testServer) addr() string {
+func (s *Server) Addr() string {
 	return s.Listener.Addr().String()
 }
 
 // certPEM writes the server's certificate (httptest's, its own CA) to a
 // PEM file, for ssl.certificate_authorities.
-func (s *testServer) certPEM() string {
+func (s *Server) CertPEM() string {
 	s.t.Helper()
 	path := filepath.Join(s.t.TempDir(), "ca.pem")
 	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
@@ -214,35 +234,43 @@ func (s *testServer) certPEM() string {
 	return path
 }
 
-// handshake returns the next handshake request.
-func (s *testServer) handshake() *http.Request {
+// CertPool holds the server's certificate (httptest's, its own CA), for a
+// client's RootCAs.
+func (s *Server) CertPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	return pool
+}
+
+// Handshake returns the next handshake request.
+func (s *Server) Handshake() *http.Request {
 	s.t.Helper()
 	select {
 	case r := <-s.handshakes:
 		return r
-	case <-time.After(wait):
+	case <-time.After(Wait):
 		s.t.Fatal("no handshake")
 		return nil
 	}
 }
 
 // conn returns the server side of the next accepted connection.
-func (s *testServer) conn() *websocket.Conn {
+func (s *Server) Conn() *websocket.Conn {
 	s.t.Helper()
 	select {
 	case c := <-s.conns:
 		return c
-	case <-time.After(wait):
+	case <-time.After(Wait):
 		s.t.Fatal("no connection accepted")
 		return nil
 	}
 }
 
 // receive returns the next n messages.
-func (s *testServer) receive(n int) []string {
+func (s *Server) Receive(n int) []string {
 	s.t.Helper()
 	got := make([]string, 0, n)
-	timeout := time.After(wait)
+	timeout := time.After(Wait)
 	for len(got) < n {
 		select {
 		case m := <-s.msgs:
@@ -255,19 +283,23 @@ func (s *testServer) receive(n int) []string {
 }
 
 // end returns why the next connection's read loop ended.
-func (s *testServer) end() error {
+func (s *Server) End() error {
 	s.t.Helper()
 	select {
 	case err := <-s.ends:
 		return err
-	case <-time.After(wait):
+	case <-time.After(Wait):
 		s.t.Fatal("no connection ended")
 		return nil
 	}
 }
 
-// pending is how many received messages nobody has taken yet.
-func (s *testServer) pending() int { return len(s.msgs) }
+// Handshakes is how many handshake requests nobody has taken yet
+// (Handshake).
+func (s *Server) Handshakes() int { return len(s.handshakes) }
+
+// Pending is how many received messages nobody has taken yet.
+func (s *Server) Pending() int { return len(s.msgs) }
 
 // countingListener counts the bytes read from the connections it accepts.
 type countingListener struct {
