@@ -215,12 +215,13 @@ build_all() {
 # tarball (filebeat-<version>-linux-x86_64.tar.gz: the binary, filebeat.yml,
 # filebeat.reference.yml, module/, modules.d/, LICENSE.txt, NOTICE.txt), with
 # the plugin, plugincheck, the output's example configuration, this README,
-# BUILDINFO and SHA256SUMS of the files at the top, and writes a .sha512
+# the install guide (docs/install.md as INSTALL.md), BUILDINFO and
+# SHA256SUMS of the files at the top, and writes a .sha512
 # beside it. Names, owners, modes and times are fixed, so the same binaries
 # give the same tarball.
 bundle() {
 	local name stage beats files=(filebeat websocket.so plugincheck filebeat.yml filebeat.reference.yml
-		filebeat.yml.example README.md BUILDINFO LICENSE.txt NOTICE.txt)
+		filebeat.yml.example README.md INSTALL.md BUILDINFO LICENSE.txt NOTICE.txt)
 	name=websocket-output-$(cat "$DIST/websocket.so.version")-$(go env GOOS)-$(go env GOARCH)
 	beats=$(beats_dir)
 	stage=$(mktemp -d)
@@ -228,6 +229,7 @@ bundle() {
 	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" "$DIST/BUILDINFO" "$stage/$name/"
 	cp -r "$DIST/module" "$DIST/modules.d" "$stage/$name/"
 	cp packaging/files/filebeat.yml filebeat.yml.example README.md "$stage/$name/"
+	cp docs/install.md "$stage/$name/INSTALL.md"
 	cp "$beats/filebeat/filebeat.reference.yml" "$beats/LICENSE.txt" "$beats/NOTICE.txt" "$stage/$name/"
 	(cd "$stage/$name" && sha256sum "${files[@]}" >SHA256SUMS)
 	chmod -R u=rwX,go=rX "$stage/$name"

@@ -186,7 +186,7 @@ func TestRelease(t *testing.T) {
 			t.Fatalf("the bundle's folder is %q, want %q", top, want)
 		}
 		sums := readSums(t, filepath.Join(release, "SHA256SUMS"))
-		want := []string{"BUILDINFO", "LICENSE.txt", "NOTICE.txt", "README.md", "filebeat", "filebeat.reference.yml",
+		want := []string{"BUILDINFO", "INSTALL.md", "LICENSE.txt", "NOTICE.txt", "README.md", "filebeat", "filebeat.reference.yml",
 			"filebeat.yml", "filebeat.yml.example", "plugincheck", "websocket.so"}
 		if got := slices.Sorted(maps.Keys(sums)); !slices.Equal(got, want) {
 			t.Fatalf("SHA256SUMS lists %v, want %v", got, want)
