@@ -1,10 +1,7 @@
 package transport
 
 import (
-	"fmt"
 	"net/url"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,30 +30,10 @@ func (m *testMetrics) WriteError(error) { m.writeErrors.Add(1) }
 func (m *testMetrics) ReadError(error)  { m.readErrors.Add(1) }
 func (m *testMetrics) ReadBytes(n int)  { m.readBytes.Add(int64(n)) }
 
-// testLog records the warnings.
-type testLog struct {
-	mu    sync.Mutex
-	warns []string
-}
+// testLog takes the warnings; the tests that look at them are the adapter's.
+type testLog struct{}
 
-func (l *testLog) Warnf(format string, args ...interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.warns = append(l.warns, fmt.Sprintf(format, args...))
-}
-
-// warnings returns the warnings that contain s.
-func (l *testLog) warnings(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, w := range l.warns {
-		if strings.Contains(w, s) {
-			out = append(out, w)
-		}
-	}
-	return out
-}
+func (testLog) Warnf(string, ...interface{}) {}
 
 // defaultOptions are the output's defaults for a server at addr, path /ws.
 func defaultOptions(addr string) Options {
@@ -88,17 +65,10 @@ func ackTestOptions(s *wstest.Server) Options {
 
 func newTestClient(t *testing.T, opts Options) (*Client, *testMetrics) {
 	t.Helper()
-	c, m, _ := newLoggedClient(t, opts)
-	return c, m
-}
-
-// newLoggedClient is newTestClient with the warnings it logs.
-func newLoggedClient(t *testing.T, opts Options) (*Client, *testMetrics, *testLog) {
-	t.Helper()
-	m, log := &testMetrics{}, &testLog{}
-	c := NewClient(opts, m, log)
+	m := &testMetrics{}
+	c := NewClient(opts, m, testLog{})
 	t.Cleanup(func() { c.Close() })
-	return c, m, log
+	return c, m
 }
 
 func mustConnect(t *testing.T, c *Client) {
