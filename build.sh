@@ -9,7 +9,14 @@
 #                       a dist/filebeat it must pass plugincheck against it,
 #                       or dist/websocket.so stays as it was
 #   ./build.sh dist     build, then bundle a release:
-#                       dist/websocket-output-<version>-<os>-<arch>.tar.gz
+#                       dist/websocket-output-<version>-<os>-<arch>.tar.gz,
+#                       laid out like Elastic's Filebeat tarball
+#   ./build.sh package  build, then make the packages and the tarball, each
+#                       with a .sha512 beside it: the host (filebeat-ws) and
+#                       the plugin (filebeat-output-websocket) as deb and rpm
+#   ./build.sh package plugin   rebuild only websocket.so, checked against
+#                       dist/filebeat, and make only its deb and rpm: the
+#                       package manager's hot swap
 #   ./build.sh demo     build, then ship a sample log through the plugin to the
 #                       reference receiver and print what it received
 #   ./build.sh test     build, then run every check and test: go vet,
@@ -17,7 +24,8 @@
 #                       fuzz run of each fuzz target, the benchmark's smoke
 #                       run; installs nginx-light, tinyproxy and
 #                       python3-websockets (Debian packages) for the end-to-end
-#                       tests if they are missing and it runs as root, the Node
+#                       tests if they are missing and it runs as root (and rpm,
+#                       for the package tests, which run as root only), the Node
 #                       example server's ws (npm ci) and the pinned staticcheck
 #                       if they are missing
 #   ./build.sh lint     go vet and the pinned staticcheck, on every package
@@ -41,6 +49,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 DIST=${DIST:-$ROOT/dist}
+[[ $DIST = /* ]] || DIST=$ROOT/$DIST # packaging runs in packaging/
 ARGS=("$@")
 
 # pinned_go prints the Go release go.mod pins, such as go1.26.8.
@@ -74,7 +83,7 @@ require_pinned_go
 STATICCHECK_VERSION=v0.8.2
 
 MODULE=$(go list -m)
-MODULES=(. transport)
+MODULES=(. transport packaging)
 
 # The flags of every build, host and plugin alike. The environment's GOFLAGS
 # must not make them differ, so it is replaced, not extended.
@@ -177,6 +186,27 @@ write_buildinfo() {
 	} >"$DIST/BUILDINFO"
 }
 
+beats_dir() {
+	go list -m -f '{{.Dir}}' github.com/elastic/beats/v7
+}
+
+# stage_home lays dist/ out as Filebeat's home, as Elastic's tarball is:
+# module/ and modules.d/ of the open source Filebeat (not x-pack's, which
+# are under another licence and need inputs this Filebeat lacks), from the
+# Beats source in the module cache, without what Elastic's packaging leaves
+# out (filebeat/scripts/mage/package.go: paths with /_meta, /test or
+# fields.go), files 0644 and folders 0755. Filebeat looks for module/ in its
+# home, by default the binary's folder, and logs an ERROR at every start
+# when it is missing.
+stage_home() {
+	local beats
+	beats=$(beats_dir)
+	rm -rf "$DIST/module" "$DIST/modules.d"
+	tar -C "$beats/filebeat" --exclude='*/_meta*' --exclude='*/test*' --exclude='*fields.go*' \
+		-cf - module modules.d | tar -C "$DIST" -xf - --no-same-owner
+	chmod -R u=rwX,go=rX "$DIST/module" "$DIST/modules.d"
+}
+
 build_all() {
 	local started=$SECONDS
 	mkdir -p "$DIST"
@@ -184,25 +214,103 @@ build_all() {
 	build_plugin
 	build_receiver
 	build_ackcheck
+	stage_home
 	write_buildinfo
 	echo "built $DIST in $((SECONDS - started))s: $(tr '\n' ' ' <"$DIST/BUILDINFO")" >&2
 }
 
-# bundle packs dist/ into a release tarball: the two binaries, plugincheck,
-# the example configuration, the README (for its INSTALL section),
-# BUILDINFO and SHA256SUMS of them all. Names, owners, modes and times are
-# fixed, so the same binaries give the same tarball.
+# bundle packs dist/ into a release tarball laid out like Elastic's Filebeat
+# tarball (filebeat-<version>-linux-x86_64.tar.gz: the binary, filebeat.yml,
+# filebeat.reference.yml, module/, modules.d/, LICENSE.txt, NOTICE.txt), with
+# the plugin, plugincheck, the output's example configuration, this README,
+# the install guide (docs/install.md as INSTALL.md), BUILDINFO and
+# SHA256SUMS of the files at the top, and writes a .sha512
+# beside it. Names, owners, modes and times are fixed, so the same binaries
+# give the same tarball.
 bundle() {
-	local name stage files=(filebeat websocket.so plugincheck filebeat.yml.example README.md BUILDINFO)
+	local name stage beats files=(filebeat websocket.so plugincheck filebeat.yml filebeat.reference.yml
+		filebeat.yml.example README.md INSTALL.md BUILDINFO LICENSE.txt NOTICE.txt)
 	name=websocket-output-$(cat "$DIST/websocket.so.version")-$(go env GOOS)-$(go env GOARCH)
+	beats=$(beats_dir)
 	stage=$(mktemp -d)
 	mkdir "$stage/$name"
-	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" filebeat.yml.example README.md "$DIST/BUILDINFO" "$stage/$name/"
+	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" "$DIST/BUILDINFO" "$stage/$name/"
+	cp -r "$DIST/module" "$DIST/modules.d" "$stage/$name/"
+	cp packaging/files/filebeat.yml filebeat.yml.example README.md "$stage/$name/"
+	cp docs/install.md "$stage/$name/INSTALL.md"
+	cp "$beats/filebeat/filebeat.reference.yml" "$beats/LICENSE.txt" "$beats/NOTICE.txt" "$stage/$name/"
 	(cd "$stage/$name" && sha256sum "${files[@]}" >SHA256SUMS)
-	tar --sort=name --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
+	chmod -R u=rwX,go=rX "$stage/$name"
+	chmod 0600 "$stage/$name/filebeat.yml" # as Elastic's: it may hold credentials
+	tar --sort=name --owner=0 --group=0 --numeric-owner \
 		--mtime="@$(source_date)" -C "$stage" -cf - "$name" | gzip -n >"$DIST/$name.tar.gz"
 	rm -rf "$stage"
+	write_sha512 "$DIST/$name.tar.gz"
 	echo "bundled $DIST/$name.tar.gz" >&2
+}
+
+# write_sha512 writes FILE.sha512 in the format of Elastic's downloads:
+# "<sha512>  <file name>", without a newline; sha512sum -c checks it.
+write_sha512() {
+	local sum
+	sum=$(cd "$(dirname "$1")" && sha512sum "$(basename "$1")")
+	printf '%s' "$sum" >"$1.sha512"
+}
+
+# package_version turns a version as plugin_version gives it into one that
+# deb and rpm both accept and order as releases follow each other:
+# v1.2.3 -> 1.2.3, v1.2.3-4-gabc1234 -> 1.2.3+4.gabc1234, and anything not
+# starting with a release number such as 1.2 (git describe without a tag
+# gives a commit, abc1234 or 1abc234) -> 0+<number of commits>.abc1234.
+# Characters neither accepts become dots.
+package_version() {
+	local v=$1 commits
+	if [[ $v =~ ^v?[0-9]+\.[0-9]+ ]]; then
+		v=${v#v}
+		v=${v/-/+}
+	else
+		commits=$(git rev-list --count HEAD 2>/dev/null) || commits=0
+		v=0+$commits.$v
+	fi
+	echo "${v//[^A-Za-z0-9.+~]/.}"
+}
+
+# packaging runs the packaging program (packaging/, with nfpm pinned in its
+# own go.mod) with the given arguments. Files in the packages get the
+# bundle's time, so the same binaries give the same packages.
+packaging() {
+	(cd packaging && SOURCE_DATE_EPOCH=$(source_date) go run . "$@")
+}
+
+# package_host makes the host's deb and rpm: dist/filebeat laid out like
+# Elastic's filebeat package, providing its capability.
+package_host() {
+	local abi
+	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat")
+	local format
+	for format in deb rpm; do
+		DIST=$DIST BEATS_DIR=$(beats_dir) PLUGIN_ABI=$abi \
+			BEATS_VERSION=$(go list -m -f '{{.Version}}' github.com/elastic/beats/v7 | sed 's/^v//') \
+			HOST_RELEASE=$(package_version "$(cat "$DIST/filebeat.version")") \
+			packaging -config host.nfpm.yaml -packager $format -target "$DIST"
+	done
+}
+
+# package_plugin makes the plugin's deb and rpm, requiring the capability
+# of dist/filebeat, which plugincheck -capability prints only if the plugin
+# can load into it.
+package_plugin() {
+	local abi
+	if [ ! -f "$DIST/filebeat" ]; then
+		echo "build.sh: no $DIST/filebeat: a plugin package requires the Filebeat it was checked against. Fix: ./build.sh package, or put the installed Filebeat's binary (/usr/share/filebeat/bin/filebeat) at $DIST/filebeat" >&2
+		exit 1
+	fi
+	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat" "$DIST/websocket.so")
+	local format
+	for format in deb rpm; do
+		DIST=$DIST PLUGIN_ABI=$abi PLUGIN_PACKAGE_VERSION=$(package_version "$(cat "$DIST/websocket.so.version")") \
+			packaging -config plugin.nfpm.yaml -packager $format -target "$DIST"
+	done
 }
 
 # source_date is the time the bundle gives its files: SOURCE_DATE_EPOCH,
@@ -247,7 +355,7 @@ logging.level: info
 EOF
 	echo "receiver on ws://127.0.0.1:$port/echo; starting filebeat --plugin $DIST/websocket.so" >&2
 	"$DIST/filebeat" --plugin "$DIST/websocket.so" -e --strict.perms=false \
-		-c "$tmp/filebeat.yml" --path.home "$tmp" >"$tmp/filebeat.log" 2>&1 &
+		-c "$tmp/filebeat.yml" --path.home "$DIST" >"$tmp/filebeat.log" 2>&1 &
 
 	local got=0
 	for _ in $(seq 1 300); do
@@ -263,18 +371,25 @@ EOF
 		exit 1
 	fi
 	grep -m1 'websocket output' "$tmp/filebeat.log" >&2 || true
+	if grep -q $'\tERROR\t' "$tmp/filebeat.log"; then
+		echo "--- Filebeat logged errors:" >&2
+		grep $'\tERROR\t' "$tmp/filebeat.log" >&2
+	fi
 }
 
 # test_programs makes sure the programs the end-to-end tests run are here:
 # nginx (a TLS-terminating proxy), tinyproxy (an HTTP proxy) and, for the
-# Python example server, python3-websockets, from Debian's packages; and the
-# Node example server's pinned ws package (npm ci). As root it installs what
-# is missing; otherwise it says what to install.
+# Python example server, python3-websockets, from Debian's packages, and as
+# root rpm (the package tests read the rpm packages with it); and the Node
+# example server's pinned ws package (npm ci). As root it installs what is
+# missing; otherwise it says what to install.
 test_programs() {
 	local missing=()
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 	command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
 	/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing+=(python3-websockets)
+	# The package tests run as root only, and read the rpm packages with rpm.
+	[ "$(id -u)" -ne 0 ] || command -v rpm >/dev/null 2>&1 || missing+=(rpm)
 	if [ ${#missing[@]} -gt 0 ]; then
 		if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 			echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
@@ -343,8 +458,9 @@ EOF
 }
 
 # in_modules runs a command in each of this repository's Go modules: the
-# root and the transport core, which is a module of its own (go.mod's
-# replace) so that it stays free of Beats.
+# root, the transport core, which is a module of its own (go.mod's replace)
+# so that it stays free of Beats, and the packaging tool, whose nfpm must
+# not change the versions the host and the plugin share.
 in_modules() {
 	local m
 	for m in "${MODULES[@]}"; do
@@ -352,7 +468,8 @@ in_modules() {
 	done
 }
 
-# lint runs go vet and staticcheck on every package.
+# lint runs go vet and staticcheck on every package, those of packaging/
+# (a module of its own) included.
 lint() {
 	in_modules go vet ./...
 	run_staticcheck
@@ -414,6 +531,26 @@ dist)
 	build_all
 	bundle
 	;;
+package)
+	case "${2:-all}" in
+	all)
+		build_all
+		package_host
+		package_plugin
+		bundle
+		;;
+	plugin)
+		mkdir -p "$DIST"
+		build_plugin
+		write_buildinfo
+		package_plugin
+		;;
+	*)
+		echo "usage: $0 package [all|plugin]" >&2
+		exit 2
+		;;
+	esac
+	;;
 test)
 	test_programs
 	build_all
@@ -429,7 +566,7 @@ bench)
 	bench "${2:-full}"
 	;;
 *)
-	echo "usage: $0 [all|plugin|dist|demo|test|lint|tools|bench [smoke|soak]]" >&2
+	echo "usage: $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]]" >&2
 	exit 2
 	;;
 esac

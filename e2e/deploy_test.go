@@ -186,7 +186,8 @@ func TestRelease(t *testing.T) {
 			t.Fatalf("the bundle's folder is %q, want %q", top, want)
 		}
 		sums := readSums(t, filepath.Join(release, "SHA256SUMS"))
-		want := []string{"BUILDINFO", "README.md", "filebeat", "filebeat.yml.example", "plugincheck", "websocket.so"}
+		want := []string{"BUILDINFO", "INSTALL.md", "LICENSE.txt", "NOTICE.txt", "README.md", "filebeat", "filebeat.reference.yml",
+			"filebeat.yml", "filebeat.yml.example", "plugincheck", "websocket.so"}
 		if got := slices.Sorted(maps.Keys(sums)); !slices.Equal(got, want) {
 			t.Fatalf("SHA256SUMS lists %v, want %v", got, want)
 		}
@@ -203,6 +204,30 @@ func TestRelease(t *testing.T) {
 		}
 	})
 
+	t.Run("the bundle is laid out like Elastic's Filebeat tarball", func(t *testing.T) {
+		for _, folder := range []string{"module", "modules.d"} {
+			if got, want := treeFiles(t, filepath.Join(release, folder)), treeFiles(t, filepath.Join(dist, folder)); !slices.Equal(got, want) || len(got) == 0 {
+				t.Errorf("the bundle's %s/ holds %d files, want dist/%s/'s %d: %v", folder, len(got), folder, len(want), got)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(release, "module/nginx/access/ingest/pipeline.yml")); err != nil {
+			t.Errorf("the bundle has no nginx module: %v", err)
+		}
+		info, err := os.Stat(filepath.Join(release, "filebeat.yml"))
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("the bundle's filebeat.yml: %v, mode %v, want 0600 as Elastic's", err, info.Mode().Perm())
+		} else if config := readFile(t, filepath.Join(release, "filebeat.yml")); !strings.Contains(config, "\noutput.websocket:\n") {
+			t.Errorf("the bundle's filebeat.yml configures no output.websocket:\n%s", config)
+		}
+	})
+
+	t.Run("a .sha512 beside the bundle verifies it, as Elastic's downloads have", func(t *testing.T) {
+		out, status := runIn(t, other, nil, "sha512sum", "-c", filepath.Base(bundle)+".sha512")
+		if status != 0 || strings.TrimSpace(out) != filepath.Base(bundle)+": OK" {
+			t.Fatalf("sha512sum -c exited %d:\n%s", status, out)
+		}
+	})
+
 	t.Run("the bundle's plugincheck says compatible", func(t *testing.T) {
 		out, status := runIn(t, release, nil, "./plugincheck", "filebeat", "websocket.so")
 		if status != 0 || !strings.HasPrefix(out, "compatible:") {
@@ -210,9 +235,44 @@ func TestRelease(t *testing.T) {
 		}
 	})
 
-	t.Run("the bundle's filebeat loads the bundle's plugin and ships events", func(t *testing.T) {
-		shipLines(t, filepath.Join(dir, "run"), filepath.Join(release, "filebeat"), filepath.Join(release, "websocket.so"), 1000)
+	t.Run("the bundle's filebeat loads the bundle's plugin and ships events, logging no ERROR", func(t *testing.T) {
+		log := shipLines(t, filepath.Join(dir, "run"), filepath.Join(release, "filebeat"), filepath.Join(release, "websocket.so"), 1000)
+		if errors := logLines(log, "ERROR"); len(errors) > 0 {
+			t.Errorf("Filebeat in the unpacked bundle logged errors:\n%s", strings.Join(errors, "\n"))
+		}
 	})
+}
+
+// treeFiles returns the files under dir, by their path in it, sorted.
+func treeFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		files = append(files, rel)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	return files
+}
+
+// logLines returns the lines of a Filebeat log at level (INFO, WARN,
+// ERROR, ...), in Filebeat's console format: the level is the second
+// field.
+func logLines(log, level string) []string {
+	var found []string
+	for _, l := range strings.Split(log, "\n") {
+		if fields := strings.Fields(l); len(fields) > 1 && fields[1] == level {
+			found = append(found, l)
+		}
+	}
+	return found
 }
 
 // shipLines runs binary --plugin plugin until n generated lines have

@@ -272,6 +272,12 @@ func TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue(t *testing.T) {
 		addr + "codec.json.escape_html: 3":                       "codec.json.escape_html: must be true or false",
 		addr + "proxy_url: ftp://proxy:21":                       `proxy_url: scheme "ftp" is not supported`,
 		"hosts: ['wss://127.0.0.1:9/in']\nssl.ca_sha256: [nope]": `ssl.ca_sha256[0]: "nope" is not a SHA-256 fingerprint`,
+		// Beats' names: both names of one setting, and bad values named
+		// as given.
+		addr + "workers: 2\nworker: 2":             "workers and worker are both set",
+		addr + "batch_size: 50\nbulk_max_size: 50": "batch_size and bulk_max_size are both set",
+		addr + "retry_limit: 1\nmax_retries: 1":    "retry_limit and max_retries are both set",
+		addr + "worker: 0":                         "worker: 0 is invalid",
 	}
 	for setting, want := range cases {
 		t.Run(setting, func(t *testing.T) {

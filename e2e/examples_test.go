@@ -65,10 +65,10 @@ func startExample(t *testing.T, dir, addr, out string, acks bool, interpreter, s
 	return s
 }
 
-// exampleKills is the kill test's plan for an example server: killed three
-// times, Filebeat once; an example cannot crash by itself.
-func exampleKills(start serverStarter, frame string) killPlan {
-	return killPlan{start: start, kills: 3, filebeatKills: 1, acks: true, output: "frame: " + frame}
+// exampleKills is the kill test's scenario for an example server: killed
+// three times, Filebeat once; an example cannot crash by itself.
+func exampleKills(start serverStarter, frame string) killScenario {
+	return killScenario{start: start, kills: 3, filebeatKills: 1, acks: true, output: "frame: " + frame}
 }
 
 func TestKill_ExampleServersLoseNothing(t *testing.T) {
@@ -82,7 +82,7 @@ func TestKill_ExampleServersLoseNothing(t *testing.T) {
 		for _, frame := range []string{"event", "batch"} {
 			t.Run(example.name+"/frame="+frame, func(t *testing.T) {
 				r := killTest(t, exampleKills(example.start, frame))
-				r.wantEveryLine(t)
+				r.everyLineAtLeastOnce(t)
 				t.Logf("%s example, frame: %s: %s", example.name, frame, r)
 			})
 		}

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -69,12 +70,19 @@ func start(t *testing.T, logPath string, name string, args ...string) *process {
 // startEnv is start with further environment variables ("KEY=value").
 func startEnv(t *testing.T, logPath string, env []string, name string, args ...string) *process {
 	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, logPath, cmd)
+}
+
+// startCmd starts cmd with its output appended to logPath; the test's
+// cleanup kills it if it still runs.
+func startCmd(t *testing.T, logPath string, cmd *exec.Cmd) *process {
+	t.Helper()
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -195,6 +203,7 @@ type receiverStats struct {
 	Events      int64 `json:"events"` // lines: a frame: batch message holds many
 	Bytes       int64 `json:"bytes"`  // in messages
 	Connections int64 `json:"connections"`
+	Active      int64 `json:"active"`       // open now
 	Refused     int64 `json:"refused"`      // handshakes without the required credentials
 	Compressed  int64 `json:"compressed"`   // connections with permessage-deflate
 	WireBytes   int64 `json:"wire_bytes"`   // read from the network
@@ -298,9 +307,12 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Filebeat's home is the binary's folder, its default, where ./build.sh
+	// puts module/ as Elastic's tarball has it: without one, every start
+	// logs an ERROR. Everything Filebeat writes goes under dir.
 	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, binary,
-		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath,
-		"--path.home", dir, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
+		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath, "--path.home", filepath.Dir(binary),
+		"--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
 }
 
@@ -324,10 +336,16 @@ type outputStats struct {
 }
 
 // pipelineStats are libbeat.pipeline in Filebeat's /stats: events in the
-// pipeline (Active: in the queue or on their way into it).
+// pipeline (Active: in the queue or on their way into it; Dropped: after
+// retry_limit) and the queue's (Acked: acknowledged by the output, or
+// with the disk queue written to disk; MaxEvents: 0 for the disk queue).
 type pipelineStats struct {
 	Events struct {
-		Active, Published, Total int64
+		Active, Published, Total, Dropped int64
+	}
+	Queue struct {
+		Acked     int64
+		MaxEvents int64 `json:"max_events"`
 	}
 }
 
@@ -423,12 +441,17 @@ func appendLines(path string, from, to int) error {
 		return err
 	}
 	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
+	return writeLines(f, from, to)
+}
+
+// writeLines writes lines [from, to) to w, each followed by a newline.
+func writeLines(w io.Writer, from, to int) error {
+	b := bufio.NewWriterSize(w, 1<<20)
 	for i := from; i < to; i++ {
-		w.WriteString(line(i))
-		w.WriteByte('\n')
+		b.WriteString(line(i))
+		b.WriteByte('\n')
 	}
-	return w.Flush()
+	return b.Flush()
 }
 
 // memory is a process's resident set: now and its peak, in bytes.

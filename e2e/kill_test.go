@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,17 +15,26 @@ import (
 	"time"
 )
 
-// The kill test: Filebeat ships a growing log while the server is killed
-// with SIGKILL, and Filebeat is killed with SIGKILL too, each at a random
-// point, and each is restarted. The server is the reference receiver, which
-// also crashes once by itself (wsreceiver -crash-after, which exits holding
+// The kill test: Filebeat ships killLines lines while the server is killed
+// with SIGKILL, and Filebeat is killed with SIGKILL, each at a random point,
+// and each is restarted. The server is the reference receiver, which also
+// crashes by itself (wsreceiver -crash-after, which exits holding
 // unflushed, unacknowledged messages), or one of the example servers
-// (examples_test.go). E2E_SEED=n repeats a run's failure points.
+// (examples_test.go). A killScenario says how often, to which server, with
+// which queue and from which input. E2E_SEED=n repeats a run's failure
+// points.
 const (
 	killLines = 200000
 	batchSize = 2048 // the output's default
 	workers   = 1    // the output's default
-	ackWindow = 2    // batches awaiting acks per connection (wsclient)
+	ackWindow = 2    // batches awaiting acks per connection (transport.AckWindow)
+	// diskWriteAhead is the disk queue's write_ahead default: the most
+	// events one write puts on disk before they are acknowledged to the
+	// inputs, so the most a registry can lag behind the queue.
+	diskWriteAhead = 2048
+	// outageBacklog is how many events Filebeat takes in while the
+	// server is down before a kill in the outage: more than a batch.
+	outageBacklog = 3000
 )
 
 // A serverStarter starts a server under test listening on addr
@@ -53,61 +60,125 @@ func receiverStarter(flags ...string) serverStarter {
 	}
 }
 
-// killPlan is what a kill test does.
-type killPlan struct {
-	start serverStarter
-	// crashing starts a server that crashes by itself after n messages,
-	// for the first of the server's failures if crashes is 1.
-	crashing      func(n int) serverStarter
-	kills         int // the server SIGKILLed
-	crashes       int // 0, or 1 with crashing
+// receiverCrashing starts dist/wsreceiver crashing by itself after n
+// messages.
+func receiverCrashing(n int) serverStarter {
+	return receiverStarter(fmt.Sprintf("-crash-after=%d", n))
+}
+
+// killScenario is what the kill test does, and to what.
+type killScenario struct {
+	acks bool
+	// start starts the server; nil is the reference receiver, which
+	// crashing starts crashing by itself after n messages.
+	start    serverStarter
+	crashing func(n int) serverStarter
+	kills    int // the server SIGKILLed
+	crashes  int // the server crashing by itself (with crashing); at most 1
+	// filebeatKills is 0 or 1: Filebeat SIGKILLed.
 	filebeatKills int
-	acks          bool
-	output        string // further output settings, such as the frame
+	// filebeatInOutage kills Filebeat while the server is down, once
+	// Filebeat has taken in outageBacklog events more (or filled its
+	// memory queue): what it has taken in since is then only in its queue.
+	filebeatInOutage bool
+	diskQueue        bool   // Filebeat's disk queue (diskQueueSettings) instead of its memory queue
+	output           string // further output.websocket settings
+	// source makes the lines' way into Filebeat, in dir; nil is a
+	// growing log read by filestream.
+	source func(t *testing.T, dir string) lineSource
 }
 
-func (p killPlan) failures() int { return p.kills + p.crashes + p.filebeatKills }
+// The original kill test's faults, to the reference receiver.
+var fiveFailures = killScenario{kills: 3, crashes: 1, filebeatKills: 1}
 
-// receiverKills is the plan with the reference receiver.
-func receiverKills(acks bool) killPlan {
-	return killPlan{
-		start:         receiverStarter(),
-		crashing:      func(n int) serverStarter { return receiverStarter(fmt.Sprintf("-crash-after=%d", n)) },
-		kills:         3,
-		crashes:       1,
-		filebeatKills: 1,
-		acks:          acks,
-	}
+func (sc killScenario) failures() int {
+	return sc.kills + sc.crashes + sc.filebeatKills
 }
+
+// lineSource feeds the kill test's lines to Filebeat.
+type lineSource interface {
+	// input is Filebeat's input for the lines.
+	input() string
+	// feed starts sending the lines, about 20,000 a second; the channel
+	// says when all are out, with the first error.
+	feed() <-chan error
+	// unguaranteed returns the lines [from, to) that may be lost without
+	// the output being at fault, given that Filebeat, when it was killed,
+	// had taken responsibility (libbeat.pipeline.queue.acked) for the
+	// first taken lines it was sent; taken is -1 if it was not killed.
+	unguaranteed(taken int) (from, to int, err error)
+	// registry says whether the input records what the queue has taken
+	// and reads again what it had not recorded (filestream, log).
+	registry() bool
+}
+
+// growingLog is a log file growing at about 20,000 lines a second, read by
+// filestream: its registry makes Filebeat read again, after a crash, what
+// its queue had not taken, so every line is guaranteed.
+type growingLog struct {
+	t    *testing.T
+	path string
+}
+
+func newGrowingLog(t *testing.T, dir string) lineSource {
+	return growingLog{t: t, path: filepath.Join(dir, "app.log")}
+}
+
+func (l growingLog) input() string { return inputFor(l.path) }
+
+func (l growingLog) feed() <-chan error {
+	return growLog(l.t, l.path, 2000, killLines, 2000, 100*time.Millisecond)
+}
+
+func (growingLog) unguaranteed(int) (int, int, error) { return 0, 0, nil }
+
+func (growingLog) registry() bool { return true }
 
 func TestKill_WithAcksEveryLineArrivesAtLeastOnce(t *testing.T) {
-	r := killTest(t, receiverKills(true))
-	r.wantEveryLine(t)
+	sc := fiveFailures
+	sc.acks = true
+	r := killTest(t, sc)
+	r.everyLineAtLeastOnce(t)
 	t.Logf("with acks: %s", r)
 }
 
 // Without acks the same faults lose events; this run measures how many for
 // the README, and checks only that what did arrive is intact.
 func TestKill_WithoutAcksReportsWhatIsLost(t *testing.T) {
-	r := killTest(t, receiverKills(false))
+	r := killTest(t, fiveFailures)
 	t.Logf("without acks: %s", r)
 }
 
 type killResult struct {
-	plan                          killPlan
+	sc                            killScenario
+	registry                      bool // the source's lineSource.registry
 	seed                          int64
 	received, missing, duplicates int
-	elapsed                       time.Duration
+	// The lines [from, to) need not arrive (lineSource.unguaranteed);
+	// lostWithFilebeat of them did not, and are not in missing.
+	from, to, lostWithFilebeat int
+	// Summed over Filebeat's runs, as last seen: events the output handed
+	// back for retry (libbeat.output.events.failed) and events libbeat
+	// dropped after retry_limit (libbeat.pipeline.events.dropped).
+	retried, dropped int64
+	elapsed          time.Duration
 }
 
 func (r killResult) String() string {
-	return fmt.Sprintf("%d server kills, %d server crashes and %d Filebeat kills (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
-		r.plan.kills, r.plan.crashes, r.plan.filebeatKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
+	s := fmt.Sprintf("%d server kills, %d server crashes and %d Filebeat kills (seed %d): %d of %d lines missing, %d duplicates, %d lines received, in %v",
+		r.sc.kills, r.sc.crashes, r.sc.filebeatKills, r.seed, r.missing, killLines, r.duplicates, r.received, r.elapsed.Round(time.Millisecond))
+	if r.to > r.from {
+		s += fmt.Sprintf("; lines %d to %d not guaranteed, %d of them lost", r.from, r.to-1, r.lostWithFilebeat)
+	}
+	if r.sc.filebeatInOutage || r.sc.diskQueue {
+		s += fmt.Sprintf("; %d events retried, %d dropped by libbeat", r.retried, r.dropped)
+	}
+	return s
 }
 
-// wantEveryLine fails the test if a line never arrived, or if more arrived
-// twice than the failures can explain.
-func (r killResult) wantEveryLine(t *testing.T) {
+// everyLineAtLeastOnce fails the test unless every line that must arrive
+// did, and duplicates stay within what the failures can cause.
+func (r killResult) everyLineAtLeastOnce(t *testing.T) {
 	t.Helper()
 	if r.missing > 0 {
 		t.Fatalf("%d of %d lines never arrived with acks on (%s)", r.missing, killLines, r)
@@ -115,55 +186,94 @@ func (r killResult) wantEveryLine(t *testing.T) {
 	// What can come twice: what the server held and had not acknowledged
 	// when it died, and what Filebeat had sent and not recorded in its
 	// registry when it died; at most the batches in flight each time.
-	failures := r.plan.failures()
-	if bound := failures * batchSize * workers * ackWindow; r.duplicates > bound {
-		t.Fatalf("%d duplicates after %d failures, more than %d x %d x %d x %d = %d (%s)",
-			r.duplicates, failures, failures, batchSize, workers, ackWindow, bound, r)
+	bound := r.sc.failures() * batchSize * workers * ackWindow
+	formula := fmt.Sprintf("%d x %d x %d x %d", r.sc.failures(), batchSize, workers, ackWindow)
+	if r.sc.diskQueue && r.registry {
+		// With the disk queue a registry records lines once they are on
+		// disk, so a Filebeat kill can also repeat the write it was
+		// recording.
+		bound += r.sc.filebeatKills * diskWriteAhead
+		formula += fmt.Sprintf(" + %d x %d", r.sc.filebeatKills, diskWriteAhead)
+	}
+	if r.duplicates > bound {
+		t.Fatalf("%d duplicates after %d failures, more than %s = %d (%s)", r.duplicates, r.sc.failures(), formula, bound, r)
 	}
 }
 
-func killTest(t *testing.T, plan killPlan) killResult {
+func killTest(t *testing.T, sc killScenario) killResult {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("E2E_SEED"); s != "" {
 		seed, _ = strconv.ParseInt(s, 10, 64)
 	}
 	rnd := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
+	if sc.crashes > 1 || sc.filebeatKills > 1 {
+		t.Fatalf("%d server crashes and %d Filebeat kills: the kill test does at most one of each", sc.crashes, sc.filebeatKills)
+	}
+	if sc.start == nil {
+		sc.start, sc.crashing = receiverStarter(), receiverCrashing
+	}
 
 	dir := t.TempDir()
-	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	out := filepath.Join(dir, "received.log")
+	newSource := sc.source
+	if newSource == nil {
+		newSource = newGrowingLog
+	}
+	src := newSource(t, dir)
+	var settings string
+	if sc.diskQueue {
+		settings = diskQueueSettings
+	}
 
-	// The log grows at about 20,000 lines/s, so every kill is mid-stream.
-	writing := growLog(t, log, 2000, killLines, 2000, 100*time.Millisecond)
+	// The lines come at about 20,000 a second, so every kill is mid-stream.
+	writing := src.feed()
 
-	// Failure points, as lines in the output; one kills Filebeat, and the
-	// first of the server's may be its own crash.
-	points := make([]int, plan.failures())
+	// Failure points, as lines in the output. The server's own crash is its
+	// first failure; Filebeat's kill has a point of its own, or with
+	// filebeatInOutage comes with one of the server's kills.
+	n := sc.kills + sc.crashes
+	if !sc.filebeatInOutage {
+		n += sc.filebeatKills
+	}
+	points := make([]int, n)
 	for i := range points {
 		points[i] = killLines/10 + rnd.Intn(killLines*8/10)
 	}
 	sort.Ints(points)
-	filebeatKills := map[int]bool{}
-	for _, i := range rnd.Perm(len(points))[:plan.filebeatKills] {
-		filebeatKills[i] = true
+	filebeatKill, crash := -1, -1
+	switch {
+	case sc.filebeatKills == 0:
+	case sc.filebeatInOutage && sc.crashes > 0:
+		filebeatKill = 1 + rnd.Intn(len(points)-1)
+	default:
+		filebeatKill = rnd.Intn(len(points))
 	}
-	crash := -1
-	for i := range points {
-		if plan.crashes > 0 && !filebeatKills[i] {
-			crash = i
-			break
+	if sc.crashes > 0 {
+		crash = 0
+		if filebeatKill == 0 {
+			crash = 1
 		}
 	}
 
 	start := time.Now()
-	startServer := plan.start
+	startServer := sc.start
 	if crash >= 0 {
-		startServer = plan.crashing(points[crash])
+		startServer = sc.crashing(points[crash])
 	}
-	srv := startServer(t, dir, "127.0.0.1:0", out, plan.acks)
-	output := fmt.Sprintf("addr: %q\npath: /echo\nack.enabled: %v\nbackoff.init: 100ms\nbackoff.max: 1s\n%s", srv.addr, plan.acks, plan.output)
-	plugin := filepath.Join(dist, "websocket.so")
-	fb := startFilebeat(t, dir, plugin, inputFor(log), output)
+	srv := startServer(t, dir, "127.0.0.1:0", out, sc.acks)
+	output := fmt.Sprintf("addr: %q\npath: /echo\nack.enabled: %v\nbackoff.init: 100ms\nbackoff.max: 1s\n%s", srv.addr, sc.acks, sc.output)
+	startFB := func() *filebeat { return startFilebeatWith(t, dir, src.input(), output, settings) }
+	fb := startFB()
+
+	// Retries and drops, summed over Filebeat's runs: count adds a run's
+	// as they are just before it ends.
+	var retried, dropped int64
+	count := func(s libbeatStats) {
+		retried += s.Output.Events.Failed
+		dropped += s.Pipeline.Events.Dropped
+	}
+	taken := -1 // libbeat.pipeline.queue.acked when Filebeat was killed
 
 	// Progress: the lines in the output, which every server appends to.
 	// Each failure comes at its point, and once what was restarted after
@@ -177,7 +287,7 @@ func killTest(t *testing.T, plan killPlan) killResult {
 				t.Fatalf("the server exited with %v, want its simulated crash; its log:\n%s", err, srv.tail())
 			}
 			t.Logf("the server crashed by itself after %d messages", point)
-			srv, restarted = plan.start(t, dir, srv.addr, out, plan.acks), progress()
+			srv, restarted = sc.start(t, dir, srv.addr, out, sc.acks), progress()
 			continue
 		}
 		waitFor(t, 2*time.Minute, fmt.Sprintf("%d lines before failure %d", point, i+1), func() bool {
@@ -194,28 +304,43 @@ func killTest(t *testing.T, plan killPlan) killResult {
 				return false
 			}
 		})
-		if filebeatKills[i] {
+		if i == filebeatKill && !sc.filebeatInOutage {
+			count(fb.libbeatStats(t))
 			fb.kill(t)
 			t.Logf("killed Filebeat at about %d lines", progress())
-			fb, restarted = startFilebeat(t, dir, plugin, inputFor(log), output), progress()
+			fb, restarted = startFB(), progress()
 			continue
 		}
 		srv.kill(t)
 		t.Logf("killed the server at about %d lines", progress())
-		time.Sleep(time.Duration(100+rnd.Intn(400)) * time.Millisecond) // the outage
-		srv, restarted = plan.start(t, dir, srv.addr, out, plan.acks), progress()
+		if i == filebeatKill {
+			s := killWithBacklog(t, fb)
+			count(s)
+			taken = int(s.Pipeline.Queue.Acked)
+			fb = startFB()
+		} else {
+			time.Sleep(time.Duration(100+rnd.Intn(400)) * time.Millisecond) // the outage
+		}
+		srv, restarted = sc.start(t, dir, srv.addr, out, sc.acks), progress()
 	}
 	if err := <-writing; err != nil {
 		t.Fatal(err)
 	}
+	from, to, err := src.unguaranteed(taken)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The last server has repaired any line torn by a kill, so the output
-	// file only grows from here on. Done when every line has arrived or, as
-	// happens without acks, nothing more arrives for much longer than the
-	// slowest reconnect (1s).
+	// file only grows from here on. Done when every line has arrived; when
+	// every line that must arrive has and nothing more for 2s (reordering
+	// after a retry is over in milliseconds, a line Filebeat lost will not
+	// come); or, as happens without acks, when nothing more arrives for
+	// much longer than the slowest reconnect (1s).
 	tail := newTailer(t, out)
+	due := func() bool { return tail.absent(0, from)+tail.absent(to, killLines) == 0 }
 	quiet, last := time.Now(), tail.read()
-	for tail.distinct() < killLines && time.Since(quiet) < 10*time.Second {
+	for tail.distinct() < killLines && time.Since(quiet) < 10*time.Second && (time.Since(quiet) < 2*time.Second || !due()) {
 		time.Sleep(200 * time.Millisecond)
 		if n := tail.read(); n != last {
 			quiet, last = time.Now(), n
@@ -225,17 +350,41 @@ func killTest(t *testing.T, plan killPlan) killResult {
 		}
 	}
 	elapsed := time.Since(start)
+	count(fb.libbeatStats(t))
 	fb.stop(t)
 	srv.stop(t)
 	tail.read()
 	return killResult{
-		plan:       plan,
-		seed:       seed,
-		received:   tail.lines,
-		missing:    killLines - tail.distinct(),
-		duplicates: tail.lines - tail.distinct(),
-		elapsed:    elapsed,
+		sc:               sc,
+		registry:         src.registry(),
+		seed:             seed,
+		received:         tail.lines,
+		missing:          tail.absent(0, from) + tail.absent(to, killLines),
+		duplicates:       tail.lines - tail.distinct(),
+		from:             from,
+		to:               to,
+		lostWithFilebeat: tail.absent(from, to),
+		retried:          retried,
+		dropped:          dropped,
+		elapsed:          elapsed,
 	}
+}
+
+// killWithBacklog kills Filebeat while the server is down, once it has
+// taken in outageBacklog events more (or all, or as many as its memory
+// queue holds), and returns its stats from just before.
+func killWithBacklog(t *testing.T, fb *filebeat) libbeatStats {
+	t.Helper()
+	want := min(fb.pipelineStats(t).Events.Published+outageBacklog, killLines)
+	waitFor(t, 2*time.Minute, fmt.Sprintf("Filebeat to take in %d events, or fill its queue, while the server is down", want), func() bool {
+		p := fb.pipelineStats(t)
+		return p.Events.Published >= want || p.Queue.MaxEvents > 0 && p.Events.Active >= p.Queue.MaxEvents
+	})
+	s := fb.libbeatStats(t)
+	fb.kill(t)
+	t.Logf("killed Filebeat while the server was down, after it had taken in %d events, %d of them into its queue for good (queue.acked)",
+		s.Pipeline.Events.Published, s.Pipeline.Queue.Acked)
+	return s
 }
 
 // lineCounter counts the complete lines of a file that servers append to
@@ -271,58 +420,3 @@ func (c *lineCounter) count(t *testing.T) int {
 		c.offset += int64(last + 1)
 	}
 }
-
-// tailer follows the receiver's output file as it grows, checking every
-// line and counting each log line's arrivals.
-type tailer struct {
-	t      *testing.T
-	f      *os.File
-	r      *bufio.Reader
-	part   []byte
-	lines  int
-	counts map[int]int
-}
-
-func newTailer(t *testing.T, path string) *tailer {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return &tailer{t: t, f: f, r: bufio.NewReaderSize(f, 1<<20), counts: map[int]int{}}
-}
-
-// read takes in the complete lines written since the last call and
-// returns how many lines there are in all.
-func (tl *tailer) read() int {
-	tl.t.Helper()
-	for {
-		chunk, err := tl.r.ReadBytes('\n')
-		tl.part = append(tl.part, chunk...)
-		if err == io.EOF {
-			return tl.lines // an incomplete line waits for the rest
-		}
-		if err != nil {
-			tl.t.Fatal(err)
-		}
-		tl.take(tl.part[:len(tl.part)-1])
-		tl.part = tl.part[:0]
-	}
-}
-
-func (tl *tailer) take(raw []byte) {
-	tl.t.Helper()
-	var m struct{ Message string }
-	if err := json.Unmarshal(raw, &m); err != nil || len(m.Message) < 7 {
-		tl.t.Fatalf("line %d of the receiver's output is not {timestamp,message}: %q (%v)", tl.lines+1, raw, err)
-	}
-	i, err := strconv.Atoi(m.Message[:7])
-	if err != nil || i < 0 || i >= killLines || m.Message != line(i) {
-		tl.t.Fatalf("line %d of the receiver's output is no line of the log: %q", tl.lines+1, m.Message)
-	}
-	tl.counts[i]++
-	tl.lines++
-}
-
-func (tl *tailer) distinct() int { return len(tl.counts) }

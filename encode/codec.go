@@ -1,13 +1,10 @@
 package encode
 
 import (
-	"bytes"
-	"unicode/utf8"
-
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 
-	"github.com/beats-websocket/websocket-output/transport/protocol"
+	"github.com/beats-websocket/websocket-output/transport/format"
 )
 
 // CodecOptions say what the frames around a codec's output require.
@@ -45,26 +42,5 @@ func (e *Codec) Append(dst []byte, ev *beat.Event) ([]byte, error) {
 	if err != nil {
 		return dst, &DropError{Reason: "codec failed: " + err.Error()}
 	}
-	if e.opts.SingleLine && bytes.IndexByte(out, protocol.EventEnd) >= 0 {
-		return dst, &DropError{Reason: "encoded event contains a newline, which frame: batch uses to separate events", Size: len(out)}
-	}
-	if e.opts.Text && !utf8.Valid(out) {
-		return appendValidUTF8(dst, out), nil
-	}
-	return append(dst, out...), nil
-}
-
-// appendValidUTF8 appends b with each invalid byte replaced by U+FFFD, as
-// the default encoder and encoding/json do.
-func appendValidUTF8(dst, b []byte) []byte {
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		if r == utf8.RuneError && size == 1 {
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		} else {
-			dst = append(dst, b[:size]...)
-		}
-		b = b[size:]
-	}
-	return dst
+	return format.Finish(dst, out, e.opts.Text, e.opts.SingleLine)
 }

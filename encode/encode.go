@@ -1,5 +1,7 @@
 // Package encode turns Filebeat events into the websocket output's wire
-// form. Without a codec configured, that is the original design's
+// form, with package format, which holds the formats themselves free of
+// Beats: this package is the Beats 7.17 line's part, which reads events.
+// Without a codec configured, the form is the original design's
 //
 //	{"timestamp":"2006-01-02T15:04:05.000000000Z","message":"..."}
 //
@@ -9,9 +11,9 @@
 package encode
 
 import (
-	"fmt"
-
 	"github.com/elastic/beats/v7/libbeat/beat"
+
+	"github.com/beats-websocket/websocket-output/transport/format"
 )
 
 // Encoder appends the wire form of one event to dst. On error it returns
@@ -22,47 +24,11 @@ type Encoder interface {
 	Append(dst []byte, ev *beat.Event) ([]byte, error)
 }
 
-// DropError says why an event cannot be encoded. Encoding it again gives
-// the same answer, so such an event is dropped and counted, not retried.
-type DropError struct {
-	// Reason is a short description that never quotes the event.
-	Reason string
-	// Size is the length in bytes of what was refused (the message, or the
-	// encoded event), or 0 when there was nothing to measure.
-	Size int
-}
+// DropError says why an event cannot be encoded (format.DropError).
+type DropError = format.DropError
 
-func (e *DropError) Error() string {
-	if e.Size > 0 {
-		return fmt.Sprintf("%s (%d bytes)", e.Reason, e.Size)
-	}
-	return e.Reason
-}
-
-// message returns the event's "message" field. required says whether an
-// event without a string message is an error (the original format has
-// nothing else to send) or simply has no message to limit (a codec sends
-// the whole event).
+// message returns the event's "message" field, as format.Message checks it.
 func message(ev *beat.Event, maxLen int, required bool) (string, error) {
 	v, ok := ev.Fields["message"]
-	if !ok {
-		if required {
-			return "", &DropError{Reason: "no message field"}
-		}
-		return "", nil
-	}
-	msg, ok := v.(string)
-	if !ok {
-		if required {
-			return "", &DropError{Reason: fmt.Sprintf("message is a %T, not a string", v)}
-		}
-		return "", nil
-	}
-	if maxLen > 0 && len(msg) > maxLen {
-		return "", &DropError{
-			Reason: fmt.Sprintf("message longer than max_len %d", maxLen),
-			Size:   len(msg),
-		}
-	}
-	return msg, nil
+	return format.Message(v, ok, maxLen, required)
 }

@@ -1,3 +1,18 @@
 module github.com/beats-websocket/websocket-output/transport
 
 go 1.26.8
+
+// Each requirement is at most the version Beats 7.17.29, the oldest line,
+// has: a module graph raises it to the host's, and a plugin must carry the
+// host's versions of every module both contain.
+require (
+	github.com/gorilla/websocket v1.5.3
+	github.com/jpillora/backoff v1.0.0
+	golang.org/x/net v0.38.0
+	golang.org/x/sys v0.31.0
+)
+
+require (
+	go.uber.org/goleak v1.3.0
+	golang.org/x/text v0.23.0 // indirect
+)

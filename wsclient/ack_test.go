@@ -13,7 +13,9 @@ import (
 	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 
+	"github.com/beats-websocket/websocket-output/transport"
 	"github.com/beats-websocket/websocket-output/transport/protocol"
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
 // signalled is a test batch whose signals, which the client's reader
@@ -52,7 +54,7 @@ func (b *signalled) pending(t *testing.T) {
 	}
 }
 
-func ackTestConfig(s *testServer) config {
+func ackTestConfig(s *wstest.Server) config {
 	cfg := testConfig(s)
 	cfg.Ack.Enabled = true
 	cfg.Ack.Timeout = 5 * time.Second
@@ -69,12 +71,12 @@ func publish(t *testing.T, c *Client, b *signalled) {
 func TestAck_BatchIsACKedOnlyWhenTheServerAcknowledgesItsLastMessage(t *testing.T) {
 	for _, frame := range []string{frameEvent, frameBatch} {
 		t.Run(frame, func(t *testing.T) {
-			s := newTestServer(t, func(s *testServer) { s.ack = true })
+			s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 			cfg := ackTestConfig(s)
 			cfg.Frame = frame
 			c, obs := newTestClient(t, cfg)
 			mustConnect(t, c)
-			ws := s.conn()
+			ws := s.Conn()
 
 			b := signalledBatchOf(5)
 			publish(t, c, b)
@@ -82,13 +84,13 @@ func TestAck_BatchIsACKedOnlyWhenTheServerAcknowledgesItsLastMessage(t *testing.
 			if frame == frameBatch {
 				messages = 1
 			}
-			s.receive(messages)
+			s.Receive(messages)
 			b.pending(t)
 			if messages > 1 {
-				s.send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, messages-1))
+				s.Send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, messages-1))
 				b.pending(t)
 			}
-			s.send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, messages))
+			s.Send(ws, websocket.TextMessage, fmt.Sprintf(`{"ack":%d}`, messages))
 			if sig := b.signal(t); sig.Tag != outest.BatchACK {
 				t.Fatalf("signal %v, want ACK", sig.Tag)
 			}
@@ -101,16 +103,16 @@ func TestAck_BatchIsACKedOnlyWhenTheServerAcknowledgesItsLastMessage(t *testing.
 }
 
 func TestAck_OneCoalescedAckCoversSeveralBatches(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	c, obs := newTestClient(t, ackTestConfig(s))
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	first, second := signalledBatchOf(3), signalledBatchOf(4)
 	publish(t, c, first)
 	publish(t, c, second)
-	s.receive(7)
-	s.send(ws, websocket.TextMessage, `{"ack":7}`)
+	s.Receive(7)
+	s.Send(ws, websocket.TextMessage, `{"ack":7}`)
 	for _, b := range []*signalled{first, second} {
 		if sig := b.signal(t); sig.Tag != outest.BatchACK {
 			t.Fatalf("signal %v, want ACK", sig.Tag)
@@ -123,12 +125,12 @@ func TestAck_OneCoalescedAckCoversSeveralBatches(t *testing.T) {
 }
 
 func TestAck_PublishWaitsWhileTwoBatchesAwaitAcknowledgement(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	cfg := ackTestConfig(s)
 	cfg.Frame = frameBatch
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	publish(t, c, signalledBatchOf(1))
 	publish(t, c, signalledBatchOf(1))
@@ -137,13 +139,13 @@ func TestAck_PublishWaitsWhileTwoBatchesAwaitAcknowledgement(t *testing.T) {
 	go func() { returned <- c.Publish(context.Background(), third) }()
 	select {
 	case err := <-returned:
-		t.Fatalf("third publish returned (%v) while %d batches awaited acks", err, ackWindow)
+		t.Fatalf("third publish returned (%v) while %d batches awaited acks", err, transport.AckWindow)
 	case <-time.After(200 * time.Millisecond):
 	}
-	if s.pending() != 2 {
-		t.Fatalf("server has %d messages, want 2: the third batch must wait", s.pending())
+	if s.Pending() != 2 {
+		t.Fatalf("server has %d messages, want 2: the third batch must wait", s.Pending())
 	}
-	s.send(ws, websocket.TextMessage, `{"ack":1}`)
+	s.Send(ws, websocket.TextMessage, `{"ack":1}`)
 	select {
 	case err := <-returned:
 		if err != nil {
@@ -152,22 +154,22 @@ func TestAck_PublishWaitsWhileTwoBatchesAwaitAcknowledgement(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("publish still waiting after an ack made room")
 	}
-	s.receive(3)
+	s.Receive(3)
 }
 
 func TestAck_OverdueAckClosesConnectionAndRetriesUnacknowledgedEvents(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	cfg := ackTestConfig(s)
 	cfg.Ack.Timeout = 300 * time.Millisecond
 	cfg.PingInterval = 0 // only the ack deadline can end this connection
 	c, obs := newTestClient(t, cfg)
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	b := signalledBatchOf(5)
 	publish(t, c, b)
-	s.receive(5)
-	s.send(ws, websocket.TextMessage, `{"ack":2}`) // then silence
+	s.Receive(5)
+	s.Send(ws, websocket.TextMessage, `{"ack":2}`) // then silence
 	sig := b.signal(t)
 	if sig.Tag != outest.BatchRetryEvents {
 		t.Fatalf("signal %v, want RetryEvents", sig.Tag)
@@ -193,25 +195,25 @@ func TestAck_OverdueAckClosesConnectionAndRetriesUnacknowledgedEvents(t *testing
 		t.Fatalf("signal %v on the dead connection, want Cancelled", sig.Tag)
 	}
 	mustConnect(t, c)
-	ws = s.conn()
+	ws = s.Conn()
 	publish(t, c, next)
-	s.receive(3)
-	s.send(ws, websocket.TextMessage, `{"ack":3}`)
+	s.Receive(3)
+	s.Send(ws, websocket.TextMessage, `{"ack":3}`)
 	if sig := next.signal(t); sig.Tag != outest.BatchACK {
 		t.Fatalf("signal %v on the new connection, want ACK", sig.Tag)
 	}
 }
 
 func TestAck_AckBeyondWhatWasSentIsAProtocolError(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	c, obs := newTestClient(t, ackTestConfig(s))
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	b := signalledBatchOf(2)
 	publish(t, c, b)
-	s.receive(2)
-	s.send(ws, websocket.TextMessage, `{"ack":3}`)
+	s.Receive(2)
+	s.Send(ws, websocket.TextMessage, `{"ack":3}`)
 	if sig := b.signal(t); sig.Tag != outest.BatchRetryEvents || len(sig.Events) != 2 {
 		t.Fatalf("signal %v with %d events, want both retried", sig.Tag, len(sig.Events))
 	}
@@ -226,16 +228,15 @@ func TestAck_AckBeyondWhatWasSentIsAProtocolError(t *testing.T) {
 }
 
 func TestAck_JunkFromTheServerIsIgnoredWithOneWarning(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
-	c, obs := newTestClient(t, ackTestConfig(s))
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	log, logs := logp.NewTesting("websocket")
-	c.ignored.log = log
+	c, obs := newClientWith(t, ackTestConfig(s), log, nil)
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	b := signalledBatchOf(2)
 	publish(t, c, b)
-	s.receive(2)
+	s.Receive(2)
 	junk := []struct {
 		typ int
 		msg string
@@ -255,16 +256,16 @@ func TestAck_JunkFromTheServerIsIgnoredWithOneWarning(t *testing.T) {
 		{websocket.TextMessage, `{"ack":0}`}, // valid, acknowledges nothing
 	}
 	for _, j := range junk {
-		s.send(ws, j.typ, j.msg)
+		s.Send(ws, j.typ, j.msg)
 	}
 	b.pending(t)
-	s.send(ws, websocket.TextMessage, ` {"ack": 2, "note": "fields besides ack are allowed"} `)
+	s.Send(ws, websocket.TextMessage, ` {"ack": 2, "note": "fields besides ack are allowed"} `)
 	if sig := b.signal(t); sig.Tag != outest.BatchACK {
 		t.Fatalf("signal %v, want ACK: the connection must survive junk", sig.Tag)
 	}
 	warnings := logs.FilterMessageSnippet("Ignored a message from the server").All()
 	if len(warnings) != 1 {
-		t.Fatalf("%d warnings for %d junk messages within %v, want 1", len(warnings), len(junk)-1, warnInterval)
+		t.Fatalf("%d warnings for %d junk messages within 10s, want 1", len(warnings), len(junk)-1)
 	}
 	if obs.readErrors.Load() != 0 {
 		t.Fatalf("%d read errors for ignorable junk", obs.readErrors.Load())
@@ -272,38 +273,17 @@ func TestAck_JunkFromTheServerIsIgnoredWithOneWarning(t *testing.T) {
 	obs.balanced(t)
 }
 
-func TestAck_ServerThatDoesNotSelectTheSubprotocolIsRefused(t *testing.T) {
-	s := newTestServer(t, nil) // a server without acknowledgements
-	c, _ := newTestClient(t, ackTestConfig(s))
-
-	err := c.Connect()
-	want := "server did not accept subprotocol beats-ack.v1; it cannot acknowledge"
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("connect: %v, want %q", err, want)
-	}
-	if !c.wait {
-		t.Fatal("the refusal must be followed by the usual backoff")
-	}
-	if c.current() != nil {
-		t.Fatal("refused connection kept")
-	}
-	// The server was told why.
-	if end := s.end(); !websocket.IsCloseError(end, websocket.CloseProtocolError) {
-		t.Fatalf("server saw %v, want a protocol-error close frame", end)
-	}
-}
-
 func TestAck_BrokenConnectionRetriesEveryUnacknowledgedBatch(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	c, obs := newTestClient(t, ackTestConfig(s))
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	first, second := signalledBatchOf(2), signalledBatchOf(3)
 	publish(t, c, first)
 	publish(t, c, second)
-	s.receive(5)
-	s.send(ws, websocket.TextMessage, `{"ack":1}`)
+	s.Receive(5)
+	s.Send(ws, websocket.TextMessage, `{"ack":1}`)
 	ws.Close() // no close frame: the connection just breaks
 
 	sig := first.signal(t)
@@ -320,10 +300,10 @@ func TestAck_BrokenConnectionRetriesEveryUnacknowledgedBatch(t *testing.T) {
 }
 
 func TestAck_WriteFailureRetriesOnlyWhatTheServerDoesNotHold(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) {
-		s.ack = true
-		s.ackEvery = 1
-		s.resetAfter.Store(3)
+	s := wstest.New(t, func(s *wstest.Server) {
+		s.Ack = true
+		s.AckEvery = 1
+		s.ResetAfter.Store(3)
 	})
 	cfg := ackTestConfig(s)
 	c, obs := newTestClient(t, cfg)
@@ -363,17 +343,17 @@ func TestAck_WriteFailureRetriesOnlyWhatTheServerDoesNotHold(t *testing.T) {
 }
 
 func TestAck_CloseWaitsBrieflyForOutstandingAcks(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ack = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	c, _ := newTestClient(t, ackTestConfig(s))
 	mustConnect(t, c)
-	ws := s.conn()
+	ws := s.Conn()
 
 	b := signalledBatchOf(2)
 	publish(t, c, b)
-	s.receive(2)
+	s.Receive(2)
 	go func() {
 		time.Sleep(100 * time.Millisecond) // the ack is on its way as Close starts
-		s.send(ws, websocket.TextMessage, `{"ack":2}`)
+		s.Send(ws, websocket.TextMessage, `{"ack":2}`)
 	}()
 	c.Close()
 	if sig := b.signal(t); sig.Tag != outest.BatchACK {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,9 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/beats-websocket/websocket-output/transport"
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
@@ -60,9 +62,9 @@ func (o *testObserver) balanced(t *testing.T) {
 	}
 }
 
-func testConfig(s *testServer) config {
+func testConfig(s *wstest.Server) config {
 	c := defaultConfig()
-	c.Addr = s.addr()
+	c.Addr = s.Addr()
 	c.Path = "/ws"
 	c.Timeout = 5 * time.Second
 	c.Backoff = backoffConfig{Init: 50 * time.Millisecond, Max: 200 * time.Millisecond}
@@ -71,25 +73,41 @@ func testConfig(s *testServer) config {
 
 func newTestClient(t *testing.T, cfg config) (*Client, *testObserver) {
 	t.Helper()
-	obs := &testObserver{}
+	return newClientWith(t, cfg, testLogger(), nil)
+}
+
+// testLogger is a logger whose output the test does not look at.
+func testLogger() *logp.Logger {
 	log, _ := logp.NewTesting("websocket")
+	return log
+}
+
+// newClientWith is newTestClient with the logger given and the transport's
+// options changed by change, if not nil.
+func newClientWith(t *testing.T, cfg config, log *logp.Logger, change func(*transport.Options)) (*Client, *testObserver) {
+	t.Helper()
+	obs := &testObserver{}
 	enc, err := newEncoder(cfg, beat.Info{Beat: "filebeat", Version: "7.17.29"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(cfg, firstEndpoint(t, cfg), enc, obs, log)
+	opts := firstEndpoint(t, cfg)
+	if change != nil {
+		change(&opts)
+	}
+	c := newClient(cfg, opts, enc, obs, log)
 	t.Cleanup(func() { c.Close() })
 	return c, obs
 }
 
 // firstEndpoint is cfg's first server, with its ssl settings.
-func firstEndpoint(t testing.TB, cfg config) *endpoint {
+func firstEndpoint(t testing.TB, cfg config) transport.Options {
 	t.Helper()
 	tlsConfig, err := tlscommon.LoadTLSConfig(cfg.TLS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEndpoint(cfg, cfg.urls()[0], tlsConfig)
+	return endpoint(cfg, cfg.urls()[0], tlsConfig)
 }
 
 func mustConnect(t *testing.T, c *Client) {
@@ -141,7 +159,7 @@ func onlySignal(t *testing.T, b *outest.Batch) outest.BatchSignal {
 }
 
 func TestPublish_ACKsBatchAfterSendingEveryEventInOrder(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	c, obs := newTestClient(t, testConfig(s))
 	mustConnect(t, c)
 
@@ -152,7 +170,7 @@ func TestPublish_ACKsBatchAfterSendingEveryEventInOrder(t *testing.T) {
 	if sig := onlySignal(t, batch); sig.Tag != outest.BatchACK {
 		t.Fatalf("signal %v, want ACK", sig.Tag)
 	}
-	for i, raw := range s.receive(500) {
+	for i, raw := range s.Receive(500) {
 		if got, want := messageOf(t, raw), fmt.Sprintf("event %d", i); got != want {
 			t.Fatalf("message %d is %q, want %q", i, got, want)
 		}
@@ -164,7 +182,7 @@ func TestPublish_ACKsBatchAfterSendingEveryEventInOrder(t *testing.T) {
 }
 
 func TestPublish_DropsEventsThatCannotBeEncodedAndCountsThem(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	cfg := testConfig(s)
 	cfg.MaxLen = 10
 	c, obs := newTestClient(t, cfg)
@@ -183,7 +201,7 @@ func TestPublish_DropsEventsThatCannotBeEncodedAndCountsThem(t *testing.T) {
 	if sig := onlySignal(t, batch); sig.Tag != outest.BatchACK {
 		t.Fatalf("signal %v, want ACK: dropped events are not retried", sig.Tag)
 	}
-	got := s.receive(2)
+	got := s.Receive(2)
 	if messageOf(t, got[0]) != "first" || messageOf(t, got[1]) != strings.Repeat("y", 10) {
 		t.Fatalf("received %q", got)
 	}
@@ -194,12 +212,11 @@ func TestPublish_DropsEventsThatCannotBeEncodedAndCountsThem(t *testing.T) {
 }
 
 func TestPublish_DropWarningsAreRateLimitedAndNeverShowContent(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	cfg := testConfig(s)
 	cfg.MaxLen = 5
-	c, _ := newTestClient(t, cfg)
 	log, logs := logp.NewTesting("websocket")
-	c.drops.log = log
+	c, _ := newClientWith(t, cfg, log, nil)
 	mustConnect(t, c)
 
 	events := make([]beat.Event, 100)
@@ -211,7 +228,7 @@ func TestPublish_DropWarningsAreRateLimitedAndNeverShowContent(t *testing.T) {
 	}
 	warnings := logs.FilterMessageSnippet("Dropped an event").All()
 	if len(warnings) != 1 {
-		t.Fatalf("%d drop warnings for 100 drops within %v, want 1", len(warnings), warnInterval)
+		t.Fatalf("%d drop warnings for 100 drops within 10s, want 1", len(warnings))
 	}
 	msg := warnings[0].Message
 	if strings.Contains(msg, "secret-content") || !strings.Contains(msg, "max_len 5") || !strings.Contains(msg, "bytes") {
@@ -220,7 +237,7 @@ func TestPublish_DropWarningsAreRateLimitedAndNeverShowContent(t *testing.T) {
 }
 
 func TestPublish_RetriesUnsentRemainderAfterDisconnect(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.resetAfter.Store(3) })
+	s := wstest.New(t, func(s *wstest.Server) { s.ResetAfter.Store(3) })
 	c, obs := newTestClient(t, testConfig(s))
 	mustConnect(t, c)
 
@@ -257,20 +274,20 @@ func TestPublish_RetriesUnsentRemainderAfterDisconnect(t *testing.T) {
 			obs, obs.writeErrors.Load(), obs.readErrors.Load(), sent, len(sig.Events))
 	}
 	obs.balanced(t)
-	if c.current() != nil {
+	if c.conn.Current() != nil {
 		t.Fatal("failed connection kept")
 	}
 
 	// libbeat hands the remainder back after a reconnect: it arrives whole
 	// and in order.
-	s.receive(3)
-	s.resetAfter.Store(0)
+	s.Receive(3)
+	s.ResetAfter.Store(0)
 	mustConnect(t, c)
 	retry := outest.NewBatch(contents(sig.Events)...)
 	if err := c.Publish(context.Background(), retry); err != nil {
 		t.Fatal(err)
 	}
-	for i, raw := range s.receive(len(sig.Events)) {
+	for i, raw := range s.Receive(len(sig.Events)) {
 		if got, want := messageOf(t, raw), messagesOf(t, sig.Events)[i]; got != want {
 			t.Fatalf("resent message %d is %.20q…, want %.20q…", i, got, want)
 		}
@@ -286,11 +303,11 @@ func contents(events []publisher.Event) []beat.Event {
 }
 
 func TestPublish_HandsBatchBackWhenServerClosedConnection(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	c, obs := newTestClient(t, testConfig(s))
 	mustConnect(t, c)
 
-	server := s.conn()
+	server := s.Conn()
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "restarting")
 	if err := server.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
@@ -314,10 +331,10 @@ func TestPublish_HandsBatchBackWhenServerClosedConnection(t *testing.T) {
 // waitDead waits until the client's connection has been declared dead.
 func waitDead(t *testing.T, c *Client) error {
 	t.Helper()
-	cn := c.current()
+	cn := c.conn.Current()
 	select {
-	case <-cn.dead:
-		return cn.err()
+	case <-cn.Done():
+		return cn.Err()
 	case <-time.After(wait):
 		t.Fatal("connection never declared dead")
 		return nil
@@ -325,7 +342,7 @@ func waitDead(t *testing.T, c *Client) error {
 }
 
 func TestPublish_WriteTimeoutOnStalledServer(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.noRead = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.NoRead = true })
 	cfg := testConfig(s)
 	cfg.Timeout = 300 * time.Millisecond
 	c, obs := newTestClient(t, cfg)
@@ -356,7 +373,7 @@ func TestPublish_WriteTimeoutOnStalledServer(t *testing.T) {
 }
 
 func TestPublish_WithoutConnectionCancelsBatch(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	c, obs := newTestClient(t, testConfig(s))
 
 	batch := batchOf(3)
@@ -369,95 +386,13 @@ func TestPublish_WithoutConnectionCancelsBatch(t *testing.T) {
 	obs.balanced(t)
 }
 
-func TestConnect_ReportsHTTPStatusWhenHandshakeRefused(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.refuse = http.StatusUnauthorized })
-	c, _ := newTestClient(t, testConfig(s))
-
-	err := c.Connect()
-	if err == nil {
-		t.Fatal("connect succeeded against a refusing server")
-	}
-	for _, want := range []string{"401 Unauthorized", "ws://" + s.addr() + "/ws"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Fatalf("error %q does not contain %q", err, want)
-		}
-	}
-}
-
-func TestConnect_BacksOffAfterFailedDials(t *testing.T) {
-	// Reserve a port, then free it: nothing listens there for now.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-
-	cfg := defaultConfig()
-	cfg.Addr = addr
-	cfg.Backoff = backoffConfig{Init: 100 * time.Millisecond, Max: time.Second}
-	c, _ := newTestClient(t, cfg)
-
-	if err := c.Connect(); err == nil {
-		t.Fatal("connect to a closed port succeeded")
-	}
-	for i := 1; i <= 3; i++ {
-		start := time.Now()
-		if err := c.Connect(); err == nil {
-			t.Fatal("connect to a closed port succeeded")
-		}
-		if waited := time.Since(start); waited < cfg.Backoff.Init {
-			t.Fatalf("retry %d came after %v, want a backoff of at least %v", i, waited, cfg.Backoff.Init)
-		}
-		if got := c.backoff.Attempt(); got != float64(i) {
-			t.Fatalf("backoff attempt %v after %d retries", got, i)
-		}
-	}
-
-	// The server comes up on that port: the next connect succeeds. The
-	// backoff starts over only once the connection proves healthy
-	// (backoff_test.go).
-	s := newTestServerAt(t, addr, nil)
-	mustConnect(t, c)
-	if got := c.backoff.Attempt(); got != 4 {
-		t.Fatalf("backoff attempt %v after a successful connect, want 4", got)
-	}
-	if err := c.Publish(context.Background(), batchOf(1)); err != nil {
-		t.Fatal(err)
-	}
-	s.receive(1)
-}
-
-func TestClose_DuringBackoffReturnsPromptly(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.Addr = "127.0.0.1:1" // nothing listens on port 1
-	cfg.Backoff = backoffConfig{Init: time.Hour, Max: time.Hour}
-	c, _ := newTestClient(t, cfg)
-	if err := c.Connect(); err == nil {
-		t.Fatal("connect to port 1 succeeded")
-	}
-
-	result := make(chan error)
-	go func() { result <- c.Connect() }() // waits an hour before dialing
-	time.Sleep(50 * time.Millisecond)     // let it start waiting; not needed for correctness
-	c.Close()
-	select {
-	case err := <-result:
-		if !errors.Is(err, errClosed) {
-			t.Fatalf("connect returned %v, want errClosed", err)
-		}
-	case <-time.After(wait):
-		t.Fatal("Close did not end the backoff wait")
-	}
-}
-
 func TestClose_IsIdempotentAndSafeBeforeConnect(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	c, obs := newTestClient(t, testConfig(s))
 	c.Close()
 	c.Close()
-	if err := c.Connect(); !errors.Is(err, errClosed) {
-		t.Fatalf("connect after close: %v, want errClosed", err)
+	if err := c.Connect(); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("connect after close: %v, want transport.ErrClosed", err)
 	}
 	batch := batchOf(2)
 	if err := c.Publish(context.Background(), batch); err == nil {
@@ -469,44 +404,8 @@ func TestClose_IsIdempotentAndSafeBeforeConnect(t *testing.T) {
 	obs.balanced(t)
 }
 
-func TestClose_SendsNormalCloseFrame(t *testing.T) {
-	s := newTestServer(t, nil)
-	c, _ := newTestClient(t, testConfig(s))
-	mustConnect(t, c)
-
-	c.Close()
-	if err := s.end(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
-		t.Fatalf("server saw %v, want a normal close frame (1000)", err)
-	}
-}
-
-func TestKeepalive_PongsKeepConnectionAlive(t *testing.T) {
-	s := newTestServer(t, nil)
-	cfg := testConfig(s)
-	cfg.PingInterval = 20 * time.Millisecond
-	cfg.PingTimeout = 500 * time.Millisecond
-	c, _ := newTestClient(t, cfg)
-	mustConnect(t, c)
-
-	// Three windows of interval+timeout: without pongs the connection would
-	// have been declared dead by now.
-	deadline := time.Now().Add(3 * (cfg.PingInterval + cfg.PingTimeout))
-	for time.Now().Before(deadline) {
-		if err := c.current().err(); err != nil {
-			t.Fatalf("connection declared dead although the server answers pings: %v", err)
-		}
-		time.Sleep(cfg.PingInterval)
-	}
-	if s.pings.Load() < 3 {
-		t.Fatalf("server saw %d pings", s.pings.Load())
-	}
-	if err := c.Publish(context.Background(), batchOf(1)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestKeepalive_MissingPongMarksConnectionDead(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.ignorePing = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.IgnorePing = true })
 	cfg := testConfig(s)
 	cfg.PingInterval = 50 * time.Millisecond
 	cfg.PingTimeout = 100 * time.Millisecond
@@ -528,7 +427,11 @@ func TestKeepalive_MissingPongMarksConnectionDead(t *testing.T) {
 
 	// The next connect gets a fresh connection.
 	mustConnect(t, c)
-	if err := c.current().err(); err != nil {
+	if err := c.conn.Current().Err(); err != nil {
 		t.Fatalf("new connection already dead: %v", err)
 	}
 }
+
+// wait bounds every wait in these tests; reaching it is a failure, never
+// part of the expected behaviour.
+const wait = wstest.Wait

@@ -2,17 +2,12 @@ package wsclient
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
-
-	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
 // config is output.websocket in filebeat.yml. Every duration accepts a Go
@@ -24,10 +19,17 @@ type config struct {
 	Workers int `config:"workers"`
 	// BatchSize is the most events one Publish call gets. Default 2048.
 	BatchSize int `config:"batch_size"`
-	// RetryLimit is how often libbeat retries a batch before dropping it;
-	// -1 retries forever. Guaranteed inputs (Filebeat's log and filestream
-	// inputs) retry regardless. Default 3.
+	// RetryLimit is how often libbeat retries a batch before dropping its
+	// events that are not guaranteed; -1 retries forever. Filebeat 7.17
+	// marks the events of every input guaranteed, which libbeat retries
+	// regardless. Default 3.
 	RetryLimit int `config:"retry_limit"`
+	// Worker, BulkMaxSize and MaxRetries are Beats' names of Workers,
+	// BatchSize and RetryLimit: the same settings (beatsnames.go). Validate
+	// moves their values over and sets them back to nil. Default unset.
+	Worker      *int `config:"worker"`
+	BulkMaxSize *int `config:"bulk_max_size"`
+	MaxRetries  *int `config:"max_retries"`
 
 	// Hosts are the servers as full URLs (ws://host:port/path or wss://...),
 	// the alternative to Schema, Addr and Path; exactly one of the two forms
@@ -151,13 +153,14 @@ func defaultConfig() config {
 // Validate is called by go-ucfg after unpacking. Its errors name the key and
 // the value, so that Filebeat's start-up error says what to fix.
 func (c *config) Validate() error {
+	workers, batchSize, retryLimit := c.useBeatsNames()
 	switch {
 	case c.Workers < 1:
-		return fmt.Errorf("workers: %d is invalid, it must be at least 1", c.Workers)
+		return fmt.Errorf("%s: %d is invalid, it must be at least 1", workers, c.Workers)
 	case c.BatchSize < 1:
-		return fmt.Errorf("batch_size: %d is invalid, it must be at least 1", c.BatchSize)
+		return fmt.Errorf("%s: %d is invalid, it must be at least 1", batchSize, c.BatchSize)
 	case c.RetryLimit < -1:
-		return fmt.Errorf("retry_limit: %d is invalid, it must be -1 (retry forever) or more", c.RetryLimit)
+		return fmt.Errorf("%s: %d is invalid, it must be -1 (retry forever) or more", retryLimit, c.RetryLimit)
 	case c.Schema != "ws" && c.Schema != "wss":
 		return fmt.Errorf("schema: %q is not supported, use \"ws\" or \"wss\"", c.Schema)
 	case strings.ContainsAny(c.Addr, "/?#@") || strings.Contains(c.Addr, "://"):
@@ -194,7 +197,7 @@ func (c *config) Validate() error {
 			return err
 		}
 	}
-	return checkTLSFiles(c.TLS)
+	return validateTLSFiles(c.TLS)
 }
 
 // validateCodec checks the codec's settings that libbeat would ignore.
@@ -230,83 +233,14 @@ func (c *config) formatString() string {
 	return s
 }
 
-// encoding names the message encoding for the start-up log line.
-func (c *config) encoding() string {
-	if c.Codec.Namespace.IsSet() {
-		return "codec." + c.Codec.Namespace.Name() + ", " + c.Opcode
+// urls are the servers to connect to, one per host.
+func (c *config) urls() []*url.URL {
+	if len(c.Hosts) == 0 {
+		return []*url.URL{{Scheme: c.Schema, Host: c.Addr, Path: c.Path}}
 	}
-	return "{timestamp,message}, " + c.Opcode
-}
-
-// delivery describes acknowledgements for the start-up log line.
-func (c *config) delivery() string {
-	if c.Ack.Enabled {
-		return fmt.Sprintf("acks: %s (timeout %v)", protocol.Subprotocol, c.Ack.Timeout)
+	urls := make([]*url.URL, len(c.Hosts))
+	for i, h := range c.Hosts {
+		urls[i], _ = url.Parse(h) // validated
 	}
-	return "acks: off"
-}
-
-// describeHosts names the servers and the connections to them for the
-// start-up log line.
-func (c *config) describeHosts(urls []*url.URL) string {
-	names := make([]string, len(urls))
-	for i, u := range urls {
-		names[i] = display(u)
-	}
-	switch {
-	case len(urls) == 1:
-		return fmt.Sprintf("%d worker(s) to %s", c.Workers, names[0])
-	case c.LoadBalance:
-		return fmt.Sprintf("%d worker(s) to each of %d hosts (loadbalance) %s", c.Workers, len(urls), strings.Join(names, ", "))
-	default:
-		return fmt.Sprintf("%d worker(s), each failing over between %d hosts %s", c.Workers, len(urls), strings.Join(names, ", "))
-	}
-}
-
-// describeConnection tells, for the start-up log line, which of the
-// optional connection settings apply; it names headers but shows no
-// credential.
-func (c *config) describeConnection() string {
-	var parts []string
-	if len(c.Headers) > 0 {
-		names := make([]string, 0, len(c.Headers))
-		for k := range c.Headers {
-			names = append(names, http.CanonicalHeaderKey(k))
-		}
-		sort.Strings(names)
-		parts = append(parts, "headers: "+strings.Join(names, " "))
-	}
-	if c.Username != "" {
-		parts = append(parts, "basic auth")
-	}
-	switch u, _ := c.proxyURL(); {
-	case c.ProxyDisable:
-		parts = append(parts, "proxy: disabled")
-	case u != nil && u.User != nil:
-		parts = append(parts, "proxy: "+display(u)+" (with credentials)")
-	case u != nil:
-		parts = append(parts, "proxy: "+display(u))
-	}
-	if c.Compression {
-		parts = append(parts, fmt.Sprintf("compression: level %d", c.CompressionLevel))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return ", " + strings.Join(parts, ", ")
-}
-
-// cleartextHost names a ws:// host, other than a loopback one, that the
-// handshake's headers and credentials would reach unencrypted; "" if none.
-func (c *config) cleartextHost(urls []*url.URL) string {
-	if len(c.Headers) == 0 && c.Username == "" {
-		return ""
-	}
-	for _, u := range urls {
-		ip := net.ParseIP(u.Hostname())
-		if u.Scheme == "ws" && u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return display(u)
-		}
-	}
-	return ""
+	return urls
 }

@@ -29,6 +29,16 @@ var listIndex = regexp.MustCompile(`\.\d+$`)
 
 func isSSL(key string) bool { return strings.HasPrefix(key, "ssl.") }
 
+// ourName is the setting a key is Beats' name of, or "".
+func ourName(key string) string {
+	for _, n := range beatsNames {
+		if n.beats == key {
+			return n.ours
+		}
+	}
+	return ""
+}
+
 func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
 	raw, err := os.ReadFile("../filebeat.yml.example")
 	if err != nil {
@@ -65,8 +75,24 @@ func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
 		}
 	}
 	sort.Strings(shown)
+	// Beats' names are shown commented out, as setting both names of one
+	// setting is an error, with the default of the setting they name.
+	for _, n := range beatsNames {
+		m := regexp.MustCompile(`(?m)^\s*#\s*` + n.beats + `: *(.*)$`).FindSubmatch(raw)
+		if m == nil {
+			t.Errorf("filebeat.yml.example does not show %s (commented out), Beats' name of %s", n.beats, n.ours)
+			continue
+		}
+		got := defaultConfig()
+		if err := unpackYAML(t, n.beats+": "+string(m[1]), &got); err != nil || !reflect.DeepEqual(got, defaultConfig()) {
+			t.Errorf("filebeat.yml.example shows %s: %s, not the default of %s (%v)", n.beats, m[1], n.ours, err)
+		}
+	}
 	var uncommented []string
 	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
+		if ourName(k) != "" {
+			continue // checked above
+		}
 		if slices.Contains(commentedInExample, k) || isSSL(k) {
 			if !regexp.MustCompile(`(?m)^\s*#\s*` + regexp.QuoteMeta(k) + `[:.]`).Match(raw) {
 				t.Errorf("filebeat.yml.example does not show %s (commented out)", k)
@@ -104,7 +130,22 @@ func TestDocs_ReadmeTableListsEveryKeyWithItsDefault(t *testing.T) {
 		}
 		key, def := m[1], strings.Trim(m[2], "`")
 		keys = append(keys, key)
+		ours := ourName(key)
 		switch {
+		case ours != "":
+			// Beats' name of a setting: the row says which, and shows its
+			// default.
+			if !strings.Contains(l, "`"+ours+"`") {
+				t.Errorf("README's row for %s does not name %s, the setting it is Beats' name of", key, ours)
+			}
+			got := defaultConfig()
+			setZero(t, &got, ours)
+			if err := unpackYAML(t, key+": "+def, &got); err != nil {
+				t.Fatalf("README default for %s (%q): %v", key, def, err)
+			}
+			if !reflect.DeepEqual(got, defaultConfig()) {
+				t.Errorf("README says %s defaults to %q; %s's default differs", key, def, ours)
+			}
 		case def == "none":
 			if !slices.Contains(noDefault, key) && !isSSL(key) {
 				t.Errorf("README says %s has no default; the code has one", key)
@@ -129,6 +170,11 @@ func TestDocs_ReadmeTableListsEveryKeyWithItsDefault(t *testing.T) {
 			if !reflect.DeepEqual(got, defaultConfig()) {
 				t.Errorf("README says %s defaults to %q; the code's default differs", key, def)
 			}
+		}
+	}
+	for _, n := range beatsNames {
+		if !slices.Contains(keys, n.beats) {
+			t.Errorf("README's table has no row for %s, Beats' name of %s", n.beats, n.ours)
 		}
 	}
 	sort.Strings(keys)

@@ -10,32 +10,34 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/logp"
+
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
 func tlsVerificationNone() *tlscommon.Config {
 	return &tlscommon.Config{VerificationMode: tlscommon.VerifyNone}
 }
 
-func wssConfig(s *testServer) config {
+func wssConfig(s *wstest.Server) config {
 	c := testConfig(s)
 	c.Schema = "wss"
 	return c
 }
 
 func TestConnect_WSSVerifiesTheServerAgainstTheConfiguredCA(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	cfg := wssConfig(s)
-	cfg.TLS = &tlscommon.Config{CAs: []string{s.certPEM()}}
+	cfg.TLS = &tlscommon.Config{CAs: []string{s.CertPEM()}}
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
 	if err := c.Publish(context.Background(), batchOf(2)); err != nil {
 		t.Fatal(err)
 	}
-	s.receive(2)
+	s.Receive(2)
 }
 
 func TestConnect_WSSWithAnUnknownCAFailsWithACertificateErrorAndAHint(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	c, _ := newTestClient(t, wssConfig(s)) // the system's roots only
 	err := c.Connect()
 	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "ssl.certificate_authorities") {
@@ -44,7 +46,7 @@ func TestConnect_WSSWithAnUnknownCAFailsWithACertificateErrorAndAHint(t *testing
 }
 
 func TestConnect_WSSWithVerificationNoneAcceptsAnyCertificate(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	cfg := wssConfig(s)
 	cfg.TLS = tlsVerificationNone()
 	c, _ := newTestClient(t, cfg)
@@ -52,11 +54,11 @@ func TestConnect_WSSWithVerificationNoneAcceptsAnyCertificate(t *testing.T) {
 }
 
 func TestConnect_WSSToAHostTheCertificateDoesNotNameFailsWithAHint(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true }) // httptest's certificate: example.com, 127.0.0.1, ::1
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true }) // httptest's certificate: example.com, 127.0.0.1, ::1
 	cfg := wssConfig(s)
-	_, port, _ := net.SplitHostPort(s.addr())
+	_, port, _ := net.SplitHostPort(s.Addr())
 	cfg.Addr = net.JoinHostPort("localhost", port)
-	cfg.TLS = &tlscommon.Config{CAs: []string{s.certPEM()}}
+	cfg.TLS = &tlscommon.Config{CAs: []string{s.CertPEM()}}
 	c, _ := newTestClient(t, cfg)
 	err := c.Connect()
 	if err == nil || !strings.Contains(err.Error(), "localhost") || !strings.Contains(err.Error(), "does not name the host") {
@@ -65,7 +67,7 @@ func TestConnect_WSSToAHostTheCertificateDoesNotNameFailsWithAHint(t *testing.T)
 }
 
 func TestConnect_PlainWSToATLSPortSaysTheServerSpeaksTLS(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.tls = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	c, _ := newTestClient(t, testConfig(s)) // ws://
 	err := c.Connect()
 	if err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "use wss://") {
@@ -74,13 +76,13 @@ func TestConnect_PlainWSToATLSPortSaysTheServerSpeaksTLS(t *testing.T) {
 }
 
 func TestConnect_SendsHeadersAndBasicAuthWithTheHandshake(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	cfg := testConfig(s)
 	cfg.Headers = map[string]string{"X-Tenant": "blue", "x-api-key": "k1"}
 	cfg.Username, cfg.Password = "alice", "s3cret"
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
-	r := s.handshake()
+	r := s.Handshake()
 	user, pass, ok := r.BasicAuth()
 	if !ok || user != "alice" || pass != "s3cret" || r.Header.Get("X-Tenant") != "blue" || r.Header.Get("X-Api-Key") != "k1" {
 		t.Fatalf("handshake headers %v", r.Header)
@@ -88,7 +90,7 @@ func TestConnect_SendsHeadersAndBasicAuthWithTheHandshake(t *testing.T) {
 }
 
 func TestConnect_RefusedCredentialsGiveTheStatusWithoutTheToken(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.refuse = http.StatusUnauthorized })
+	s := wstest.New(t, func(s *wstest.Server) { s.Refuse = http.StatusUnauthorized })
 	cfg := testConfig(s)
 	cfg.Headers = map[string]string{"Authorization": "Bearer tok-s3cret"}
 	c, _ := newTestClient(t, cfg)
@@ -102,44 +104,43 @@ func TestConnect_RefusedCredentialsGiveTheStatusWithoutTheToken(t *testing.T) {
 }
 
 func TestPublish_CompressionNegotiatedAndDataIntact(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.compress = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.Compress = true })
 	cfg := batchConfig(s)
 	cfg.Compression, cfg.CompressionLevel = true, 9
 	c, obs := newTestClient(t, cfg)
 	mustConnect(t, c)
-	if ext := s.handshake().Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+	if ext := s.Handshake().Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
 		t.Fatalf("the client did not offer permessage-deflate: %q", ext)
 	}
-	handshake := s.wire.Load()
+	handshake := s.Wire.Load()
 	if err := c.Publish(context.Background(), batchOf(200)); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSuffix(s.receive(1)[0], "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(s.Receive(1)[0], "\n"), "\n")
 	for i, m := range lines {
 		if got, want := messageOf(t, m), fmt.Sprint("event ", i); got != want {
 			t.Fatalf("event %d: %q, want %q", i, got, want)
 		}
 	}
 	// 200 similar events compress to a small fraction of their size.
-	if wire, sent := s.wire.Load()-handshake, obs.writeBytes.Load(); len(lines) != 200 || wire > sent/4 {
+	if wire, sent := s.Wire.Load()-handshake, obs.writeBytes.Load(); len(lines) != 200 || wire > sent/4 {
 		t.Fatalf("%d events: %d bytes on the wire for a %d-byte message", len(lines), wire, sent)
 	}
 }
 
 func TestConnect_ServerDecliningCompressionGetsUncompressedMessagesAndOneWarning(t *testing.T) {
-	s := newTestServer(t, nil) // no compression
+	s := wstest.New(t, nil) // no compression
 	cfg := testConfig(s)
 	cfg.Compression = true
-	c, _ := newTestClient(t, cfg)
 	log, logs := logp.NewTesting("websocket")
-	c.log = log
+	c, _ := newClientWith(t, cfg, log, nil)
 	for i := 0; i < 2; i++ {
 		mustConnect(t, c)
 		if err := c.Publish(context.Background(), batchOf(1)); err != nil {
 			t.Fatal(err)
 		}
-		s.receive(1)
-		c.dropConn()
+		s.Receive(1)
+		c.conn.Lost(c.conn.Current())
 	}
 	if n := logs.FilterMessageSnippet("did not accept permessage-deflate").Len(); n != 1 {
 		t.Fatalf("%d warnings about the declined compression over two connections, want 1", n)

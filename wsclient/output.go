@@ -1,22 +1,16 @@
-// Package wsclient is the websocket output: its configuration, the factory
-// libbeat calls, and the client that holds one WebSocket connection.
+// Package wsclient is the websocket output's adapter to Beats 7.17's
+// libbeat: its configuration, the factory libbeat calls, and the client
+// that publishes libbeat's batches over the transport's connection to one
+// server (package transport, which knows nothing of Beats).
 package wsclient
 
 import (
-	"fmt"
-	"runtime"
-
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs"
-	"github.com/elastic/beats/v7/libbeat/outputs/codec"
-	_ "github.com/elastic/beats/v7/libbeat/outputs/codec/format" // registers codec.format
-	_ "github.com/elastic/beats/v7/libbeat/outputs/codec/json"   // registers codec.json
-	"github.com/elastic/beats/v7/libbeat/version"
 
-	"github.com/beats-websocket/websocket-output/encode"
+	"github.com/beats-websocket/websocket-output/transport"
 )
 
 // Version is the plugin's version, set at build time by build.sh with
@@ -24,50 +18,26 @@ import (
 var Version = "dev"
 
 // MakeOutput is the output factory libbeat calls for output.websocket: it
-// reads and validates the configuration and returns one client per worker.
-// A bad configuration fails here, so Filebeat stops at start with the error.
+// reads and validates the configuration and returns one client per worker
+// and host. A bad configuration fails here, so Filebeat stops at start with
+// the error.
 func MakeOutput(
 	_ outputs.IndexManager,
 	info beat.Info,
 	observer outputs.Observer,
 	cfg *common.Config,
 ) (outputs.Group, error) {
-	// Beats' own outputs call it worker; here it is workers, as in the
-	// original design. Ignoring the other spelling would silently give
-	// one connection.
-	if cfg.HasField("worker") {
-		return outputs.Fail(fmt.Errorf("worker: this output's setting is workers (the number of connections)"))
-	}
-	if err := checkServerKeys(cfg); err != nil {
-		return outputs.Fail(err)
-	}
-	if err := checkShapes(cfg); err != nil {
-		return outputs.Fail(err)
-	}
-	config := defaultConfig()
-	if err := cfg.Unpack(&config); err != nil {
-		return outputs.Fail(err)
-	}
-	tlsConfig, err := tlscommon.LoadTLSConfig(config.TLS)
+	config, tlsConfig, err := readConfig(cfg)
 	if err != nil {
-		return outputs.Fail(fmt.Errorf("ssl: %w", err))
+		return outputs.Fail(err)
 	}
-
 	log := logp.NewLogger("websocket")
 	urls := config.urls()
-	log.Infof("websocket output %s (built with Beats %s, %s): %s, frame: %s, %s, %s%s",
-		Version, version.GetDefaultVersion(), runtime.Version(), config.describeHosts(urls),
-		config.Frame, config.encoding(), config.delivery(), config.describeConnection())
-	if host := config.cleartextHost(urls); host != "" {
-		log.Warnf("headers and credentials go unencrypted to %s: use wss:// to protect them", host)
-	}
-	if tlsConfig != nil && tlsConfig.Verification == tlscommon.VerifyNone {
-		log.Warn("ssl.verification_mode: none: the server's certificate is not checked, so anyone on the path can read and alter the events; use it only for tests")
-	}
+	logStartup(log, config, urls, tlsConfig)
 
-	endpoints := make([]*endpoint, len(urls))
+	endpoints := make([]transport.Options, len(urls))
 	for i, u := range urls {
-		endpoints[i] = newEndpoint(config, u, tlsConfig)
+		endpoints[i] = endpoint(config, u, tlsConfig)
 	}
 	// Every worker publishes at once. With loadbalance each has its own
 	// host; without, each fails over between all hosts on its own, with
@@ -91,7 +61,10 @@ func MakeOutput(
 			clients = append(clients, newFailover(perHost))
 		}
 	}
-	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit, clients)
+	// SuccessNet(true, ...) keeps the clients as they are: the failover
+	// between hosts is per worker, above.
+	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit,
+		withTest(clients, &outputTest{endpoints: endpoints}))
 }
 
 // failover is libbeat's failover client over one worker's clients, one per
@@ -118,26 +91,4 @@ func (f *failover) Close() error {
 		c.Close()
 	}
 	return nil
-}
-
-// newEncoder returns a client's encoder: the original format, or the
-// configured libbeat codec. Each client needs its own: encoders reuse
-// buffers.
-func newEncoder(cfg config, info beat.Info) (encode.Encoder, error) {
-	if !cfg.Codec.Namespace.IsSet() {
-		return encode.NewDefault(cfg.MaxLen), nil
-	}
-	codecConfig, err := cfg.codecConfig()
-	if err != nil {
-		return nil, err
-	}
-	c, err := codec.CreateEncoder(info, codecConfig)
-	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
-	}
-	return encode.NewCodec(c, info.Beat, encode.CodecOptions{
-		MaxLen:     cfg.MaxLen,
-		Text:       cfg.Opcode == opcodeText,
-		SingleLine: cfg.Frame == frameBatch,
-	}), nil
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
+
+	"github.com/beats-websocket/websocket-output/transport"
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
 // The plugin registers the factory at load time (plugin.go); the tests
@@ -194,11 +197,11 @@ func TestMakeOutput_PrettyJSONIsFineWithEventFrames(t *testing.T) {
 }
 
 func TestFailover_UsesTheOtherHostWhenOneIsDownAndCloseEndsBoth(t *testing.T) {
-	live := newTestServer(t, nil)
-	down := newTestServer(t, nil)
-	down.stop() // its port refuses connections
+	live := wstest.New(t, nil)
+	down := wstest.New(t, nil)
+	down.Stop() // its port refuses connections
 	group, err := load(t, map[string]interface{}{
-		"hosts":        []string{"ws://" + down.addr() + "/ws", "ws://" + live.addr() + "/ws"},
+		"hosts":        []string{"ws://" + down.Addr() + "/ws", "ws://" + live.Addr() + "/ws"},
 		"backoff.init": "50ms", "backoff.max": "100ms",
 	})
 	if err != nil {
@@ -216,15 +219,15 @@ func TestFailover_UsesTheOtherHostWhenOneIsDownAndCloseEndsBoth(t *testing.T) {
 	if err := c.Publish(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	live.receive(2)
+	live.Receive(2)
 	if got := onlySignal(t, batch); got.Tag != outest.BatchACK {
 		t.Fatalf("batch got %v, want ACK", got.Tag)
 	}
 
 	c.Close()
 	for i := 0; i < 2; i++ { // one attempt per host
-		if err := c.Connect(); !errors.Is(err, errClosed) {
-			t.Fatalf("Connect after Close: %v, want %v", err, errClosed)
+		if err := c.Connect(); !errors.Is(err, transport.ErrClosed) {
+			t.Fatalf("Connect after Close: %v, want %v", err, transport.ErrClosed)
 		}
 	}
 }

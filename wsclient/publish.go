@@ -6,6 +6,7 @@ import (
 
 	"github.com/elastic/beats/v7/libbeat/publisher"
 
+	"github.com/beats-websocket/websocket-output/transport"
 	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
@@ -17,10 +18,10 @@ const maxRetainedBuf = 4 << 20
 // event) or one message for all (frame: batch). Events that cannot be
 // encoded are dropped and counted.
 //
-// Without acks the batch is ACKed once written. With acks it waits on the
-// connection for the server's acknowledgement, which the reader turns into
-// the batch's ACK; Publish returns as soon as it is written, after waiting
-// for room if ackWindow batches already wait.
+// Without acks the batch is ACKed once written. With acks the connection
+// waits for the server's acknowledgement, which the reader turns into the
+// batch's ACK; Publish returns as soon as it is written, after waiting for
+// room if transport.AckWindow batches already wait.
 //
 // On a write error the connection is dropped, the events the server does
 // not hold go back to libbeat for retry, and the error is returned so that
@@ -29,96 +30,100 @@ func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
 	events := batch.Events()
 	c.observer.NewBatch(len(events))
 
-	cn, err := c.usableConn()
+	cn, err := c.conn.Conn()
 	if err != nil {
 		// Nothing was sent, so the batch goes back without using a retry.
 		c.observer.Cancelled(len(events))
 		batch.Cancelled()
 		return err
 	}
+	var w written
 	if c.frame == frameBatch {
-		return c.publishBatch(cn, batch, events)
+		w = c.sendBatch(cn, events)
+	} else {
+		w = c.sendEvents(cn, events)
 	}
-	return c.publishEvents(cn, batch, events)
+	c.observer.WriteBytes(w.bytes)
+	c.observer.Dropped(len(events) - len(w.kept))
+	if cap(c.buf) > maxRetainedBuf {
+		c.buf = nil
+	}
+	if w.err != nil {
+		return c.abort(cn, batch, w)
+	}
+	c.finish(cn, batch, w)
+	return nil
 }
 
-// usableConn returns the live connection, once it has room for a batch, or
-// why there is none. A connection that died while idle (a missing pong, a
-// close frame, an overdue ack) is dropped here, so that libbeat reconnects.
-func (c *Client) usableConn() (*conn, error) {
-	cn := c.current()
-	if cn == nil {
-		return nil, errNotConnected
-	}
-	err := cn.err()
-	if err == nil && cn.acks != nil {
-		err = cn.acks.waitRoom(cn)
-	}
-	if err != nil {
-		c.lost(cn)
-		return nil, fmt.Errorf("connection to %s lost: %w", c.name, err)
-	}
-	return cn, nil
+// written is what one Publish wrote of its batch.
+type written struct {
+	kept  []publisher.Event // the batch's events less those dropped, in the order sent
+	first uint64            // the number of the message that carries kept[0] (or would have)
+	last  uint64            // the number of the last message written
+	n     int               // how many of kept went out, when a write failed
+	bytes int
+	err   error // the write that failed, if one did
 }
 
-// publishEvents writes one message per event. After a failed write, the
-// remainder from the event that failed on is retried, and with acks also
-// what was sent before it and not acknowledged.
-func (c *Client) publishEvents(cn *conn, batch publisher.Batch, events []publisher.Event) error {
-	var bytes int
-	c.droppedAt = c.droppedAt[:0]
-	first := c.nextMessage(cn)
+// sendEvents writes one message per event. A failed write ends it; kept
+// then holds what was not dropped before the failure, and the rest.
+func (c *Client) sendEvents(cn *transport.Conn, events []publisher.Event) written {
+	w := written{first: cn.Sent() + 1}
+	var dropped []int
 	for i := range events {
 		msg, err := c.enc.Append(c.buf[:0], &events[i].Content)
 		if err != nil {
-			c.droppedAt = append(c.droppedAt, i)
-			c.drops.report(err)
+			dropped = append(dropped, i)
+			c.drops.Report(err)
 			continue
 		}
 		c.buf = msg
-		if err := cn.write(c.opcode, msg); err != nil {
-			return c.failed(cn, batch, without(events, c.droppedAt), i-len(c.droppedAt), first, err, bytes)
+		seq, err := cn.Write(c.opcode, msg)
+		if err != nil {
+			w.n, w.err = i-len(dropped), err
+			break
 		}
-		bytes += len(msg)
+		w.last = seq
+		w.bytes += len(msg)
 	}
-	return c.written(cn, batch, events, first, bytes)
+	w.kept = without(events, dropped)
+	if w.err == nil {
+		w.n = len(w.kept)
+	}
+	return w
 }
 
-// publishBatch writes the whole batch as one message, each event followed
-// by a newline. After a failed write, every event of it is retried.
-func (c *Client) publishBatch(cn *conn, batch publisher.Batch, events []publisher.Event) error {
+// sendBatch writes the whole batch as one message, each event followed by
+// protocol.EventEnd. A batch whose events were all dropped sends nothing.
+func (c *Client) sendBatch(cn *transport.Conn, events []publisher.Event) written {
+	w := written{first: cn.Sent() + 1}
+	var dropped []int
 	buf := c.buf[:0]
-	c.droppedAt = c.droppedAt[:0]
 	for i := range events {
 		var err error
 		if buf, err = c.enc.Append(buf, &events[i].Content); err != nil {
-			c.droppedAt = append(c.droppedAt, i)
-			c.drops.report(err)
+			dropped = append(dropped, i)
+			c.drops.Report(err)
 			continue
 		}
 		buf = append(buf, protocol.EventEnd)
 	}
 	c.buf = buf
-	if len(c.droppedAt) == len(events) {
-		return c.written(cn, batch, events, 0, 0)
+	w.kept = without(events, dropped)
+	if len(w.kept) == 0 {
+		return w
 	}
-	first := c.nextMessage(cn)
-	if err := cn.write(c.opcode, buf); err != nil {
-		return c.failed(cn, batch, without(events, c.droppedAt), 0, first, err, 0)
+	seq, err := cn.Write(c.opcode, buf)
+	if err != nil {
+		w.err = err
+		return w
 	}
-	return c.written(cn, batch, events, first, len(buf))
+	w.last, w.n, w.bytes = seq, len(w.kept), len(buf)
+	return w
 }
 
-// nextMessage is the number the connection's next data message will have,
-// counting from 1; acks count messages.
-func (c *Client) nextMessage(cn *conn) uint64 {
-	if cn.acks == nil {
-		return 0
-	}
-	return cn.acks.sent.Load() + 1
-}
-
-// without returns events less those at the (ascending) indexes drop.
+// without returns events less those at the (ascending) indexes drop: events
+// itself when there are none.
 func without(events []publisher.Event, drop []int) []publisher.Event {
 	if len(drop) == 0 {
 		return events
@@ -134,56 +139,54 @@ func without(events []publisher.Event, drop []int) []publisher.Event {
 	return kept
 }
 
-// written accounts for a batch whose messages were all written, less the
-// events in c.droppedAt. Without acks it is done; with acks it waits on the
-// connection for the server to acknowledge message first onwards.
-func (c *Client) written(cn *conn, batch publisher.Batch, events []publisher.Event, first uint64, bytes int) error {
-	c.observer.WriteBytes(bytes)
-	c.observer.Dropped(len(c.droppedAt))
-	c.releaseBuf()
-	sent := len(events) - len(c.droppedAt)
-	if cn.acks == nil || sent == 0 {
-		c.observer.Acked(sent)
+// finish accounts for a batch whose messages were all written: without
+// acks, or with nothing sent, it is delivered; with acks the connection
+// waits for the server to acknowledge its last message.
+func (c *Client) finish(cn *transport.Conn, batch publisher.Batch, w written) {
+	if !cn.Acks() || len(w.kept) == 0 {
+		c.observer.Acked(len(w.kept))
 		batch.ACK()
-		return nil
+		return
 	}
-	f := &inflight{
-		batch:    batch,
-		events:   without(events, c.droppedAt),
-		first:    first,
-		last:     first,
-		perEvent: c.frame == frameEvent,
-	}
-	if f.perEvent {
-		f.last = first + uint64(sent) - 1
-	}
-	cn.acks.add(f)
-	cn.extend() // the ack deadline may now be the nearest
-	return nil
+	cn.Await(&transport.Pending{
+		First:    w.first,
+		Last:     w.last,
+		PerEvent: c.frame == frameEvent,
+		Events:   len(w.kept),
+		Resolve:  c.resolver(batch, w.kept),
+	})
 }
 
-// failed handles a write that failed after the first sent of the batch's
-// kept (not dropped) events were written: it drops the connection and hands
-// back to libbeat the events the server does not hold: those not written,
-// and with acks also those written and not acknowledged. c.droppedAt lists
-// the events dropped before the failure.
-func (c *Client) failed(cn *conn, batch publisher.Batch, kept []publisher.Event, sent int, first uint64, err error, bytes int) error {
-	c.lost(cn)
-	c.observer.WriteBytes(bytes)
-	c.observer.Dropped(len(c.droppedAt))
-	c.releaseBuf()
-	if cn.acks != nil {
-		cn.acks.abandon(&inflight{batch: batch, events: kept, first: first, perEvent: c.frame == frameEvent})
+// abort handles a write that failed, which killed the connection: the
+// events the server does not hold go back to libbeat (those not written,
+// and with acks also those written and not acknowledged), and the
+// connection is dropped, so that libbeat reconnects.
+func (c *Client) abort(cn *transport.Conn, batch publisher.Batch, w written) error {
+	if cn.Acks() {
+		cn.Abandon(&transport.Pending{
+			First:    w.first,
+			PerEvent: c.frame == frameEvent,
+			Events:   len(w.kept),
+			Resolve:  c.resolver(batch, w.kept),
+		})
 	} else {
-		c.observer.Acked(sent)
-		c.observer.Failed(len(kept) - sent)
-		batch.RetryEvents(kept[sent:])
+		c.resolver(batch, w.kept)(w.n)
 	}
-	return fmt.Errorf("send to %s: %w", c.name, err)
+	c.conn.Lost(cn)
+	return fmt.Errorf("send to %s: %w", c.conn.Name(), w.err)
 }
 
-func (c *Client) releaseBuf() {
-	if cap(c.buf) > maxRetainedBuf {
-		c.buf = nil
+// resolver returns what ends a batch once it is known how many of its kept
+// events, from the first, the server holds: those are acknowledged, the
+// rest handed back to libbeat to send again.
+func (c *Client) resolver(batch publisher.Batch, kept []publisher.Event) func(int) {
+	return func(n int) {
+		c.observer.Acked(n)
+		if n == len(kept) {
+			batch.ACK()
+			return
+		}
+		c.observer.Failed(len(kept) - n)
+		batch.RetryEvents(kept[n:])
 	}
 }

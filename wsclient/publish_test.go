@@ -10,16 +10,18 @@ import (
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
+
+	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
-func batchConfig(s *testServer) config {
+func batchConfig(s *wstest.Server) config {
 	cfg := testConfig(s)
 	cfg.Frame = frameBatch
 	return cfg
 }
 
 func TestPublish_BatchFrameSendsOneMessageOfNewlineTerminatedEvents(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	c, obs := newTestClient(t, batchConfig(s))
 	mustConnect(t, c)
 
@@ -30,7 +32,7 @@ func TestPublish_BatchFrameSendsOneMessageOfNewlineTerminatedEvents(t *testing.T
 	if sig := onlySignal(t, batch); sig.Tag != outest.BatchACK {
 		t.Fatalf("signal %v, want ACK", sig.Tag)
 	}
-	msg := s.receive(1)[0]
+	msg := s.Receive(1)[0]
 	if !strings.HasSuffix(msg, "\n") {
 		t.Fatal("a batch message must end with a newline")
 	}
@@ -43,8 +45,8 @@ func TestPublish_BatchFrameSendsOneMessageOfNewlineTerminatedEvents(t *testing.T
 			t.Fatalf("event %d is %q, want %q", i, got, want)
 		}
 	}
-	if s.pending() != 0 {
-		t.Fatalf("%d more messages, want the batch in one", s.pending())
+	if s.Pending() != 0 {
+		t.Fatalf("%d more messages, want the batch in one", s.Pending())
 	}
 	if obs.acked.Load() != 100 || obs.writeBytes.Load() != int64(len(msg)) {
 		t.Fatalf("observer: %s, %d bytes for a %d-byte message", obs, obs.writeBytes.Load(), len(msg))
@@ -53,7 +55,7 @@ func TestPublish_BatchFrameSendsOneMessageOfNewlineTerminatedEvents(t *testing.T
 }
 
 func TestPublish_BatchFrameLeavesDroppedEventsOutAndRetriesOnlyTheRest(t *testing.T) {
-	s := newTestServer(t, func(s *testServer) { s.noRead = true })
+	s := wstest.New(t, func(s *wstest.Server) { s.NoRead = true })
 	cfg := batchConfig(s)
 	cfg.MaxLen = 1 << 20
 	cfg.Timeout = 300 * time.Millisecond
@@ -87,7 +89,7 @@ func TestPublish_BatchFrameLeavesDroppedEventsOutAndRetriesOnlyTheRest(t *testin
 }
 
 func TestPublish_BatchFrameOfDroppedEventsOnlySendsNothing(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	c, obs := newTestClient(t, batchConfig(s))
 	mustConnect(t, c)
 
@@ -102,7 +104,7 @@ func TestPublish_BatchFrameOfDroppedEventsOnlySendsNothing(t *testing.T) {
 	if err := c.Publish(context.Background(), batchOf(1)); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.receive(1)[0]; messageOf(t, strings.TrimSuffix(got, "\n")) != "event 0" {
+	if got := s.Receive(1)[0]; messageOf(t, strings.TrimSuffix(got, "\n")) != "event 0" {
 		t.Fatalf("first message %q", got)
 	}
 	if obs.dropped.Load() != 2 {
@@ -114,7 +116,7 @@ func TestPublish_BatchFrameOfDroppedEventsOnlySendsNothing(t *testing.T) {
 func TestPublish_BinaryOpcodeSendsBinaryMessages(t *testing.T) {
 	for _, frame := range []string{frameEvent, frameBatch} {
 		t.Run(frame, func(t *testing.T) {
-			s := newTestServer(t, nil)
+			s := wstest.New(t, nil)
 			cfg := testConfig(s)
 			cfg.Frame, cfg.Opcode = frame, opcodeBinary
 			c, _ := newTestClient(t, cfg)
@@ -126,8 +128,8 @@ func TestPublish_BinaryOpcodeSendsBinaryMessages(t *testing.T) {
 			if frame == frameBatch {
 				n = 1
 			}
-			s.receive(n)
-			if got := s.binary.Load(); got != int64(n) {
+			s.Receive(n)
+			if got := s.Binary.Load(); got != int64(n) {
 				t.Fatalf("%d of %d messages were binary", got, n)
 			}
 		})
@@ -135,7 +137,7 @@ func TestPublish_BinaryOpcodeSendsBinaryMessages(t *testing.T) {
 }
 
 func TestPublish_CodecJSONSendsWholeEvents(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := wstest.New(t, nil)
 	cfg := batchConfig(s)
 	cfg.Codec = codecConfig(t, "json: {}")
 	c, _ := newTestClient(t, cfg)
@@ -146,7 +148,7 @@ func TestPublish_CodecJSONSendsWholeEvents(t *testing.T) {
 	if err := c.Publish(context.Background(), outest.NewBatch(ev)); err != nil {
 		t.Fatal(err)
 	}
-	got := s.receive(1)[0]
+	got := s.Receive(1)[0]
 	for _, want := range []string{`"message":"hello"`, `"offset":7`, `"@timestamp":`, `"beat":"filebeat"`} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("message %q lacks %s", got, want)

@@ -77,18 +77,25 @@ type names struct{ host, plugin string }
 // plugin is none, one line each with the fix. None means both are what they
 // should be.
 func pluginSupport(host, plugin *debug.BuildInfo, n names) []string {
-	var found []string
-	if setting(host, "-buildmode") == "plugin" {
-		found = append(found, fmt.Sprintf("%s is a plugin (-buildmode=plugin), not a program: give Filebeat first", n.host))
-	} else if cgo := setting(host, "CGO_ENABLED"); cgo != "1" {
-		found = append(found, fmt.Sprintf("%s was built with CGO_ENABLED=%s: Filebeat has a --plugin flag only when built with cgo, so it stops with \"unknown flag: --plugin\"; rebuild it with CGO_ENABLED=1 (./build.sh does)", n.host, orUnset(cgo)))
-	} else if goos := setting(host, "GOOS"); !pluginOSes[goos] {
-		found = append(found, fmt.Sprintf("%s was built for %s: Filebeat loads plugins only on linux and darwin", n.host, goos))
-	}
+	found := hostSupport(host, n)
 	if mode := setting(plugin, "-buildmode"); mode != "plugin" {
 		found = append(found, fmt.Sprintf("%s is not a Go plugin: it was built with -buildmode=%s; build it with ./build.sh plugin", n.plugin, orUnset(mode)))
 	}
 	return found
+}
+
+// hostSupport says why the host cannot load any plugin, with the fix; none
+// means it can.
+func hostSupport(host *debug.BuildInfo, n names) []string {
+	switch {
+	case setting(host, "-buildmode") == "plugin":
+		return []string{fmt.Sprintf("%s is a plugin (-buildmode=plugin), not a program: give Filebeat first", n.host)}
+	case setting(host, "CGO_ENABLED") != "1":
+		return []string{fmt.Sprintf("%s was built with CGO_ENABLED=%s: Filebeat has a --plugin flag only when built with cgo, so it stops with \"unknown flag: --plugin\"; rebuild it with CGO_ENABLED=1 (./build.sh does)", n.host, orUnset(setting(host, "CGO_ENABLED")))}
+	case !pluginOSes[setting(host, "GOOS")]:
+		return []string{fmt.Sprintf("%s was built for %s: Filebeat loads plugins only on linux and darwin", n.host, setting(host, "GOOS"))}
+	}
+	return nil
 }
 
 // mismatches compares the build information of a host program and of a

@@ -10,6 +10,14 @@
 // binaries and prints "compatible", or one line per mismatch in plain
 // words. Exit status: 0 compatible, 1 not, 2 a file could not be read as a
 // Go binary.
+//
+//	plugincheck -capability dist/filebeat [dist/websocket.so]
+//
+// prints the name of the virtual package that stands for what a plugin
+// must match in that Filebeat (see capability): the host package provides
+// it, and a plugin package checked against that Filebeat requires it. With
+// a plugin, the pair is checked first; if it is incompatible, the report
+// goes to stderr and nothing to stdout.
 package main
 
 import (
@@ -22,10 +30,15 @@ import (
 )
 
 const usage = `usage: plugincheck FILEBEAT PLUGIN
+       plugincheck -capability FILEBEAT [PLUGIN]
 
 Tells whether the Go plugin PLUGIN (websocket.so) can load into the program
 FILEBEAT, from the build information of both. Exit status: 0 compatible,
 1 not, 2 a file could not be read.
+
+With -capability, prints the name of the virtual package a host package of
+FILEBEAT provides and a plugin package requires; with PLUGIN, only if the
+two are compatible.
 `
 
 func main() {
@@ -35,48 +48,95 @@ func main() {
 // run is the command with its arguments and outputs; it returns the exit
 // status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "-capability" {
+		return runCapability(args[1:], stdout, stderr)
+	}
 	if len(args) != 2 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	host, err := buildinfo.ReadFile(args[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "plugincheck: %s: no Go build information: %v\n", args[0], err)
+	return check(args[0], args[1], stdout, stderr)
+}
+
+// check compares the host program at hostPath with the plugin at
+// pluginPath, reports to out and returns the exit status.
+func check(hostPath, pluginPath string, out, stderr io.Writer) int {
+	host, ok := readBinary(hostPath, stderr)
+	if !ok {
 		return 2
 	}
-	plugin, err := buildinfo.ReadFile(args[1])
-	if err != nil {
-		fmt.Fprintf(stderr, "plugincheck: %s: no Go build information: %v\n", args[1], err)
+	plugin, ok := readBinary(pluginPath, stderr)
+	if !ok {
 		return 2
 	}
-	n := names{host: filepath.Base(args[0]), plugin: filepath.Base(args[1])}
+	n := names{host: filepath.Base(hostPath), plugin: filepath.Base(pluginPath)}
 	if n.host == n.plugin {
-		n = names{host: args[0], plugin: args[1]}
+		n = names{host: hostPath, plugin: pluginPath}
 	}
 
 	if setting(host, "-buildmode") == "plugin" && setting(plugin, "-buildmode") != "plugin" {
-		fmt.Fprintf(stderr, "plugincheck: %s is a plugin and %s a program: give the program first\n%s", args[0], args[1], usage)
+		fmt.Fprintf(stderr, "plugincheck: %s is a plugin and %s a program: give the program first\n%s", hostPath, pluginPath, usage)
 		return 2
 	}
 
 	if found := pluginSupport(host, plugin, n); len(found) > 0 {
-		fmt.Fprintf(stdout, "incompatible: %s cannot load %s:\n", n.host, n.plugin)
+		fmt.Fprintf(out, "incompatible: %s cannot load %s:\n", n.host, n.plugin)
 		for _, f := range found {
-			fmt.Fprintf(stdout, "  %s\n", f)
+			fmt.Fprintf(out, "  %s\n", f)
 		}
 		return 1
 	}
 	found := mismatches(host, plugin, n)
 	if len(found) == 0 {
-		fmt.Fprintf(stdout, "compatible: %s can load into %s (%s)\n", n.plugin, n.host, agreement(host, plugin))
+		fmt.Fprintf(out, "compatible: %s can load into %s (%s)\n", n.plugin, n.host, agreement(host, plugin))
 		return 0
 	}
-	fmt.Fprintf(stdout, "incompatible: %s cannot load into %s (%d %s):\n", n.plugin, n.host, len(found), plural(len(found), "mismatch", "mismatches"))
+	fmt.Fprintf(out, "incompatible: %s cannot load into %s (%d %s):\n", n.plugin, n.host, len(found), plural(len(found), "mismatch", "mismatches"))
 	for _, f := range found {
-		fmt.Fprintf(stdout, "  %s\n", f)
+		fmt.Fprintf(out, "  %s\n", f)
 	}
-	fmt.Fprintf(stdout, "Fix: build both from one checkout with ./build.sh, or build %s from a checkout whose go.mod and Go release match those %s was built with (see its BUILDINFO).\n", n.plugin, n.host)
+	fmt.Fprintf(out, "Fix: build both from one checkout with ./build.sh, or build %s from a checkout whose go.mod and Go release match those %s was built with (see its BUILDINFO).\n", n.plugin, n.host)
 	return 1
+}
+
+// runCapability prints the capability of the host in args[0], after
+// checking the plugin in args[1] against it if there is one. The check's
+// report goes to stderr, so that stdout holds the name alone.
+func runCapability(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 || len(args) > 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	if len(args) == 2 {
+		if status := check(args[0], args[1], stderr, stderr); status != 0 {
+			return status
+		}
+	}
+	host, ok := readBinary(args[0], stderr)
+	if !ok {
+		return 2
+	}
+	n := names{host: filepath.Base(args[0])}
+	if found := hostSupport(host, n); len(found) > 0 {
+		fmt.Fprintf(stderr, "plugincheck: %s cannot load plugins:\n", n.host)
+		for _, f := range found {
+			fmt.Fprintf(stderr, "  %s\n", f)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, capability(host))
+	return 0
+}
+
+// readBinary reads the Go build information of the file at path; a file
+// without any is reported to stderr.
+func readBinary(path string, stderr io.Writer) (*debug.BuildInfo, bool) {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "plugincheck: %s: no Go build information: %v\n", path, err)
+		return nil, false
+	}
+	return bi, true
 }
 
 // agreement says briefly what a compatible pair has in common.

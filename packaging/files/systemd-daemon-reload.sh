@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+
+systemctl daemon-reload 2> /dev/null
+exit 0

@@ -1,0 +1,243 @@
+package transport
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// AckWindow is how many batches may await acknowledgement on one
+// connection. Two let the next batch be encoded and written while the
+// server confirms the previous one, and bound what is sent again after a
+// failure to two batches per connection.
+const AckWindow = 2
+
+// Pending is a batch whose messages were written on a connection with
+// acknowledgements (or whose writing failed there), as the adapter hands it
+// over: the numbers its messages got, and what to do once it is known how
+// many of its events the server holds.
+type Pending struct {
+	// First is the number of the message that carries the first event
+	// (Conn.Write returned it), or, when no message was written, the number
+	// the first would have had (Conn.Sent()+1).
+	First uint64
+	// Last is the number of the message that completes the batch; unused
+	// by Abandon, which resolves a batch whose writing failed.
+	Last uint64
+	// PerEvent: event i went in message First+i (frame: event); else one
+	// message carries them all (frame: batch).
+	PerEvent bool
+	// Events is how many events the batch sent (less those dropped).
+	Events int
+	// Resolve is called exactly once, from any goroutine, with how many of
+	// the events, from the first, the server holds; the rest must be sent
+	// again. It must not block for long: the reader may call it.
+	Resolve func(acked int)
+
+	deadline time.Time // when the acknowledgement is overdue
+	wireEnd  uint64    // where the batch ends in the socket's byte count (Conn.dataEnd)
+}
+
+// ackedBy is how many of p's events the server holds once it acknowledged
+// n messages.
+func (p *Pending) ackedBy(n uint64) int {
+	switch {
+	case n < p.First:
+		return 0
+	case !p.PerEvent:
+		return p.Events
+	default:
+		return min(int(n-p.First+1), p.Events)
+	}
+}
+
+// acks tracks one connection's batches from the moment they are written
+// until the server acknowledges them, or the connection dies and their
+// unacknowledged events go back to be sent again. Each batch is resolved
+// exactly once: by ack (the reader), or by fail (whoever ends the
+// connection), or at add or abandon when one of those already happened. A
+// batch counts as delivered only when the server's count covers the number
+// of its last message. It knows nothing of the connection: the connection
+// numbers the messages and says how many it sent.
+type acks struct {
+	timeout time.Duration // ack.timeout
+
+	// delivered is set once the server has acknowledged a whole batch: the
+	// connection proved it works.
+	delivered atomic.Bool
+
+	mu       sync.Mutex
+	acked    uint64 // the server's latest count
+	queue    []*Pending
+	failed   bool
+	progress chan struct{} // closed, and replaced, when the queue shrinks
+}
+
+func newAcks(timeout time.Duration) *acks {
+	return &acks{timeout: timeout, progress: make(chan struct{})}
+}
+
+// add takes over a batch whose messages, p.First to p.Last, were all
+// written: it waits for its acknowledgement, or is resolved at once if that
+// already came or the connection has failed.
+func (a *acks) add(p *Pending) {
+	a.mu.Lock()
+	switch {
+	case a.failed:
+		acked := a.acked
+		a.mu.Unlock()
+		a.resolve(p, p.ackedBy(acked))
+	case a.acked >= p.Last:
+		a.mu.Unlock()
+		a.resolve(p, p.Events)
+	default:
+		p.deadline = time.Now().Add(a.timeout)
+		a.queue = append(a.queue, p)
+		a.mu.Unlock()
+	}
+}
+
+// abandon resolves a batch whose writing failed, which failed the
+// connection (Conn.fail settles the acks before anyone sees it dead): what
+// the server acknowledged of it counts, the rest goes back. p.Last is not
+// known, and not needed: the server cannot have acknowledged a message that
+// was not written.
+func (a *acks) abandon(p *Pending) {
+	a.mu.Lock()
+	acked := a.acked
+	a.mu.Unlock()
+	a.resolve(p, p.ackedBy(acked))
+}
+
+// ack records the server's count n, of the sent messages so far, and
+// resolves every batch it completes. A count beyond what was sent is a
+// protocol error; a count lower than an earlier one is stale and ignored.
+func (a *acks) ack(n, sent uint64) error {
+	if n > sent {
+		return fmt.Errorf("protocol error: server acknowledged %d messages, only %d were sent on this connection", n, sent)
+	}
+	a.mu.Lock()
+	if n <= a.acked {
+		a.mu.Unlock()
+		return nil
+	}
+	a.acked = n
+	var done []*Pending
+	for len(a.queue) > 0 && a.queue[0].Last <= n {
+		done = append(done, a.queue[0])
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
+	}
+	if len(done) > 0 {
+		close(a.progress)
+		a.progress = make(chan struct{})
+	}
+	a.mu.Unlock()
+
+	for _, p := range done {
+		a.resolve(p, p.Events)
+	}
+	return nil
+}
+
+// fail resolves every waiting batch: what the server acknowledged counts,
+// the rest goes back. Later adds are resolved the same way at once.
+//
+// The batches are resolved on a goroutine of their own, which nothing waits
+// for: at shutdown libbeat stops its retryer before it closes the output, so
+// a retry can block for good then, and it must not block Close.
+func (a *acks) fail() {
+	a.mu.Lock()
+	a.failed = true
+	queue, acked := a.queue, a.acked
+	a.queue = nil
+	a.mu.Unlock()
+	if len(queue) == 0 {
+		return
+	}
+	go func() {
+		for _, p := range queue {
+			a.resolve(p, p.ackedBy(acked))
+		}
+	}()
+}
+
+// resolve ends p: its first n events are delivered.
+func (a *acks) resolve(p *Pending, n int) {
+	if n == p.Events {
+		a.delivered.Store(true)
+	}
+	p.Resolve(n)
+}
+
+// restartUnreached restarts the ack deadline of each waiting batch whose
+// bytes have not all reached the server yet: its TCP acknowledged the
+// socket's first tcpAcked bytes, and is taking more. On a slow link a
+// batch's acknowledgement is due AckTimeout after it reached the server,
+// not after it went into the socket buffer.
+func (a *acks) restartUnreached(tcpAcked uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	due := time.Now().Add(a.timeout)
+	for _, p := range a.queue {
+		if p.wireEnd > tcpAcked && p.deadline.Before(due) {
+			p.deadline = due
+		}
+	}
+}
+
+// waitRoom waits until fewer than AckWindow batches await acknowledgement,
+// or dead is closed; it says whether there is room.
+func (a *acks) waitRoom(dead <-chan struct{}) bool {
+	for {
+		progress, n := a.waiting()
+		if n < AckWindow {
+			return true
+		}
+		select {
+		case <-progress:
+		case <-dead:
+			return false
+		}
+	}
+}
+
+// waitIdle waits, at most d, until nothing awaits acknowledgement or dead is
+// closed.
+func (a *acks) waitIdle(dead <-chan struct{}, d time.Duration) {
+	timeout := time.After(d)
+	for {
+		progress, n := a.waiting()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-progress:
+		case <-dead:
+			return
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// waiting returns how many batches await acknowledgement, and a channel
+// closed when that number next goes down.
+func (a *acks) waiting() (<-chan struct{}, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.progress, len(a.queue)
+}
+
+// overdue returns when the oldest waiting batch's acknowledgement is due,
+// and how many messages are then unacknowledged; ok is false when nothing
+// waits.
+func (a *acks) overdue() (deadline time.Time, pending uint64, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.queue) == 0 {
+		return time.Time{}, 0, false
+	}
+	return a.queue[0].deadline, a.queue[len(a.queue)-1].Last - a.acked, true
+}

@@ -1,0 +1,92 @@
+package transport
+
+import (
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/beats-websocket/websocket-output/transport/wstest"
+)
+
+// Every test must leave no goroutine behind: the reader and pinger
+// included.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// wait bounds every wait in these tests; reaching it is a failure.
+const wait = wstest.Wait
+
+// testMetrics counts what the connections report; safe for the reader's
+// concurrent calls.
+type testMetrics struct {
+	writeErrors, readErrors, readBytes atomic.Int64
+}
+
+func (m *testMetrics) WriteError(error) { m.writeErrors.Add(1) }
+func (m *testMetrics) ReadError(error)  { m.readErrors.Add(1) }
+func (m *testMetrics) ReadBytes(n int)  { m.readBytes.Add(int64(n)) }
+
+// testLog takes the warnings; the tests that look at them are the adapter's.
+type testLog struct{}
+
+func (testLog) Warnf(string, ...interface{}) {}
+
+// defaultOptions are the output's defaults for a server at addr, path /ws.
+func defaultOptions(addr string) Options {
+	return Options{
+		URL:          &url.URL{Scheme: "ws", Host: addr, Path: "/ws"},
+		Timeout:      30 * time.Second,
+		AckTimeout:   30 * time.Second,
+		PingInterval: 30 * time.Second,
+		PingTimeout:  10 * time.Second,
+		BackoffInit:  time.Second,
+		BackoffMax:   60 * time.Second,
+	}
+}
+
+// testOptions are for s, with short timeouts and backoff.
+func testOptions(s *wstest.Server) Options {
+	o := defaultOptions(s.Addr())
+	o.Timeout = 5 * time.Second
+	o.BackoffInit, o.BackoffMax = 50*time.Millisecond, 200*time.Millisecond
+	return o
+}
+
+// ackTestOptions are testOptions with acknowledgements.
+func ackTestOptions(s *wstest.Server) Options {
+	o := testOptions(s)
+	o.Acks, o.AckTimeout = true, 5*time.Second
+	return o
+}
+
+func newTestClient(t *testing.T, opts Options) (*Client, *testMetrics) {
+	t.Helper()
+	m := &testMetrics{}
+	c := NewClient(opts, m, testLog{})
+	t.Cleanup(func() { c.Close() })
+	return c, m
+}
+
+func mustConnect(t *testing.T, c *Client) {
+	t.Helper()
+	if err := c.Connect(); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+}
+
+// waitDead waits until the client's connection has been declared dead.
+func waitDead(t *testing.T, c *Client) error {
+	t.Helper()
+	cn := c.Current()
+	select {
+	case <-cn.Done():
+		return cn.Err()
+	case <-time.After(wait):
+		t.Fatal("connection never declared dead")
+		return nil
+	}
+}

@@ -1,0 +1,192 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/beats-websocket/websocket-output/transport/protocol"
+)
+
+// A connection's reader and pinger, and how they decide it is alive: the
+// server answers pings, acknowledges in time, or at least takes the data
+// queued ahead of a ping.
+
+// read owns all reads: it handles acks, extends the read deadline whenever
+// the server shows life (a pong or any frame) and marks the connection dead
+// on the first error, a close frame from the server included.
+func (c *Conn) read() {
+	defer c.wg.Done()
+	c.ws.SetPongHandler(func(string) error {
+		c.extend()
+		return nil
+	})
+
+	var msg bytes.Buffer
+	for {
+		c.extend()
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			c.failRead(err)
+			return
+		}
+		msg.Reset()
+		n, err := msg.ReadFrom(r)
+		c.metrics.ReadBytes(int(n))
+		if err != nil {
+			c.failRead(err)
+			return
+		}
+		if err := c.handle(typ, msg.Bytes()); err != nil {
+			c.fail(err, func() { c.metrics.ReadError(err) })
+			return
+		}
+	}
+}
+
+// handle acts on a message from the server. Without acks nothing the server
+// sends means anything; with acks a text message is an ack, and anything
+// else is ignored with a rate-limited warning. An impossible ack is a
+// protocol error, which ends the connection.
+func (c *Conn) handle(typ int, msg []byte) error {
+	if c.acks == nil {
+		return nil
+	}
+	if typ != websocket.TextMessage {
+		c.ignored.Report(fmt.Errorf("%w: a binary message of %d bytes", protocol.ErrNotAck, len(msg)))
+		return nil
+	}
+	n, err := protocol.ParseAck(msg)
+	if err != nil {
+		c.ignored.Report(err)
+		return nil
+	}
+	return c.acks.ack(n, c.sent.Load())
+}
+
+// extend sets the read deadline: a pong is due within PingInterval +
+// PingTimeout (a pong for the ping sent at the end of an interval is due
+// within PingTimeout after it), and the oldest awaited ack by its deadline.
+// Called by the reader whenever the server shows life, by the pinger while
+// the server takes data, and by the publisher when a batch starts waiting
+// for its ack.
+func (c *Conn) extend() {
+	var deadline time.Time
+	if c.opts.PingInterval > 0 {
+		deadline = time.Now().Add(c.opts.PingInterval + c.opts.PingTimeout)
+	}
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.acks != nil {
+		if due, _, ok := c.acks.overdue(); ok && (deadline.IsZero() || due.Before(deadline)) {
+			deadline = due
+		}
+	}
+	// An error here resurfaces on the next read.
+	_ = c.ws.SetReadDeadline(deadline)
+}
+
+// failRead fails the connection with what the reader saw, and counts it as
+// a read error if that is what the connection died of: not if we are
+// closing it (the read error is our own doing), nor if it failed elsewhere
+// first (a failed write closes the socket under the reader).
+func (c *Conn) failRead(err error) {
+	select {
+	case <-c.stop:
+		c.fail(ErrClosed, nil)
+		return
+	default:
+	}
+	c.fail(c.readError(err), func() { c.metrics.ReadError(err) })
+}
+
+// readError turns what the reader saw into the reason the connection died.
+func (c *Conn) readError(err error) error {
+	var closeErr *websocket.CloseError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &closeErr):
+		return fmt.Errorf("server closed the connection: %w", err)
+	case errors.Is(err, websocket.ErrReadLimit):
+		return fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		if c.acks != nil {
+			if due, pending, ok := c.acks.overdue(); ok && !time.Now().Before(due) {
+				return fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.opts.AckTimeout, pending)
+			}
+		}
+		return fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.opts.PingTimeout)
+	default:
+		return fmt.Errorf("read: %w", err)
+	}
+}
+
+// watch sends a ping every PingInterval, if pings are on, and watches
+// whether the server takes the data written to it, until the connection
+// closes or dies. A ping that cannot be sent is not itself a verdict: the
+// reader's deadline decides whether the peer is alive.
+//
+// On a slow link data waits in the socket buffer, and a ping queued behind
+// it can be answered long after PingTimeout, and a batch acknowledged long
+// after AckTimeout from when it went into the buffer. So, checking four
+// times per the shorter of the two, while data waits to be taken (or did
+// at the last check) and the server's TCP has acknowledged more of our
+// bytes since, the
+// server is alive: its pong deadline is extended, and the ack deadline of
+// each batch whose bytes have not all reached it starts again. Then no ping
+// is sent either: it would only queue behind the data. Bytes of pings
+// alone never count: a peer's kernel acknowledges them even when the
+// server itself is stuck. Without that count from the system (unacked),
+// pings go out and deadlines run as they are.
+func (c *Conn) watch() {
+	defer c.wg.Done()
+	var pings <-chan time.Time
+	period := c.opts.AckTimeout
+	if c.opts.PingInterval > 0 {
+		t := time.NewTicker(c.opts.PingInterval)
+		defer t.Stop()
+		pings = t.C
+		period = c.opts.PingTimeout
+		if c.acks != nil {
+			period = min(period, c.opts.AckTimeout)
+		}
+	}
+	checks := time.NewTicker(max(period/4, 10*time.Millisecond))
+	defer checks.Stop()
+	sc := c.sc
+	var acked uint64
+	backlog := false
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.dead:
+			return
+		case <-checks.C:
+			if sc == nil {
+				continue
+			}
+			n, _, ok := sc.acknowledged()
+			if !ok {
+				continue
+			}
+			waiting := c.writing.Load() || n < c.dataEnd.Load()
+			if n > acked && (backlog || waiting) {
+				if c.acks != nil {
+					c.acks.restartUnreached(n)
+				}
+				c.extend()
+			}
+			acked, backlog = n, waiting
+		case <-pings:
+			if backlog {
+				continue
+			}
+			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.PingTimeout))
+		}
+	}
+}

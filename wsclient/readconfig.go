@@ -1,0 +1,31 @@
+package wsclient
+
+import (
+	"fmt"
+
+	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
+)
+
+// readConfig is the one way in for output.websocket's settings: the checks
+// of the configuration as written (rawcheck.go, beatsnames.go), unpacking
+// over the defaults with go-ucfg, which runs config.Validate (validate.go),
+// and loading the ssl settings. It returns the configuration and the TLS
+// settings (nil when there are none), or the first error, which names the
+// key.
+func readConfig(cfg *common.Config) (config, *tlscommon.TLSConfig, error) {
+	for _, check := range []func(*common.Config) error{checkServerKeys, checkBeatsNames, checkShapes} {
+		if err := check(cfg); err != nil {
+			return config{}, nil, err
+		}
+	}
+	c := defaultConfig()
+	if err := cfg.Unpack(&c); err != nil {
+		return config{}, nil, err
+	}
+	tlsConfig, err := tlscommon.LoadTLSConfig(c.TLS)
+	if err != nil {
+		return config{}, nil, fmt.Errorf("ssl: %w", err)
+	}
+	return c, tlsConfig, nil
+}
