@@ -325,7 +325,7 @@ source_date() {
 
 demo() {
 	build_all
-	local lines=12 port=""
+	local lines=12 addr=""
 	DEMO_TMP=$(mktemp -d)
 	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$DEMO_TMP"' EXIT
 	local tmp=$DEMO_TMP
@@ -334,13 +334,13 @@ demo() {
 		echo "$(date -u +%FT%TZ) INFO demo line $i of $lines: user=alice action=login ok=true"
 	done >"$tmp/sample.log"
 
-	"$DIST/wsreceiver" -listen 127.0.0.1:0 -path /echo -out "$tmp/received.log" 2>"$tmp/receiver.err" &
+	"$DIST/wsreceiver" -listen 127.0.0.1:0 -path /echo -out "$tmp/received.log" \
+		-addr-file "$tmp/receiver.addr" 2>"$tmp/receiver.err" &
 	for _ in $(seq 1 100); do
-		port=$(sed -n 's|.*listening on ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/receiver.err")
-		[ -n "$port" ] && break
+		[ -s "$tmp/receiver.addr" ] && addr=$(cat "$tmp/receiver.addr") && break
 		sleep 0.1
 	done
-	[ -n "$port" ] || { cat "$tmp/receiver.err" >&2; exit 1; }
+	[ -n "$addr" ] || { cat "$tmp/receiver.err" >&2; exit 1; }
 
 	cat >"$tmp/filebeat.yml" <<EOF
 filebeat.inputs:
@@ -348,12 +348,12 @@ filebeat.inputs:
     id: demo
     paths: ["$tmp/sample.log"]
 output.websocket:
-  addr: "127.0.0.1:$port"
+  addr: "$addr"
   path: "/echo"
 path.data: "$tmp/data"
 logging.level: info
 EOF
-	echo "receiver on ws://127.0.0.1:$port/echo; starting filebeat --plugin $DIST/websocket.so" >&2
+	echo "receiver on ws://$addr/echo; starting filebeat --plugin $DIST/websocket.so" >&2
 	"$DIST/filebeat" --plugin "$DIST/websocket.so" -e --strict.perms=false \
 		-c "$tmp/filebeat.yml" --path.home "$DIST" >"$tmp/filebeat.log" 2>&1 &
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,10 @@ func nodeExample(t *testing.T, dir, addr, out string, acks bool) *server {
 	}
 	return startExample(t, dir, addr, out, acks, node, filepath.Join(example, "server.js"))
 }
+
+// listening is the line an example server logs once it listens, with the
+// address.
+var listening = regexp.MustCompile(`listening on wss?://(127\.0\.0\.1:\d+)/`)
 
 // startExample starts an example server and waits for the line that says
 // where it listens. The examples always acknowledge when the client offers

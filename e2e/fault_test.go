@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	receiverpkg "github.com/beats-websocket/websocket-output/receiver"
 )
 
 // The fault suite: Filebeat ships a growing log with acks on, through the
@@ -26,7 +28,7 @@ type faultRun struct {
 	proxy   *faultProxy
 	fb      *filebeat
 	writing <-chan error
-	final   receiverStats // the receiver's, when deliveredAll stopped it
+	final   receiverpkg.Stats // the receiver's, when deliveredAll stopped it
 }
 
 // startFaultRun writes first lines of n to a log, then appends the rest at

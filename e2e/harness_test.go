@@ -14,13 +14,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	receiverpkg "github.com/beats-websocket/websocket-output/receiver"
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 var root, dist string
@@ -174,54 +176,37 @@ type receiver struct {
 	tls       *tls.Config // for GET /stats when it serves TLS; nil: plain HTTP
 }
 
-var listening = regexp.MustCompile(`listening on wss?://(127\.0\.0\.1:\d+)/`)
-
-// receivers numbers the receivers started, for their log files.
+// receivers numbers the receivers started, for their log and address files.
 var receivers atomic.Int64
 
 // startReceiver listens on addr ("127.0.0.1:0" picks a port) and appends
 // the messages to out; flags are further wsreceiver flags, such as -ack.
 func startReceiver(t *testing.T, dir, addr, out string, flags ...string) *receiver {
 	t.Helper()
-	logPath := filepath.Join(dir, fmt.Sprintf("receiver-%d.log", receivers.Add(1)))
-	p := start(t, logPath, filepath.Join(dist, "wsreceiver"),
-		append([]string{"-listen", addr, "-path", "/echo", "-out", out}, flags...)...)
-	r := &receiver{process: p, out: out}
-	waitFor(t, 10*time.Second, "the receiver to listen", func() bool {
-		m := listening.FindAllStringSubmatch(p.output(), -1)
-		if len(m) == 0 || !p.running() {
-			return false
-		}
-		r.addr = m[len(m)-1][1]
-		return true
-	})
-	return r
-}
-
-type receiverStats struct {
-	Messages    int64 `json:"messages"`
-	Events      int64 `json:"events"` // lines: a frame: batch message holds many
-	Bytes       int64 `json:"bytes"`  // in messages
-	Connections int64 `json:"connections"`
-	Active      int64 `json:"active"`       // open now
-	Refused     int64 `json:"refused"`      // handshakes without the required credentials
-	Compressed  int64 `json:"compressed"`   // connections with permessage-deflate
-	WireBytes   int64 `json:"wire_bytes"`   // read from the network
-	InvalidUTF8 int64 `json:"invalid_utf8"` // text messages that are not valid UTF-8
-	InvalidJSON int64 `json:"invalid_json"` // events that are not valid JSON
-	Closes      int64 `json:"closes"`       // connections closed by -close-every
-}
-
-func (r *receiver) stats(t *testing.T) receiverStats {
-	t.Helper()
-	var s receiverStats
-	if r.tls == nil {
-		getJSON(t, "http://"+r.addr+"/stats", &s)
-		return s
+	n := receivers.Add(1)
+	logPath := filepath.Join(dir, fmt.Sprintf("receiver-%d.log", n))
+	addrFile := filepath.Join(dir, fmt.Sprintf("receiver-%d.addr", n))
+	p := start(t, logPath, filepath.Join(dist, "wsreceiver"), testbed.ReceiverArgs(addr, out, addrFile, flags...)...)
+	listening, err := testbed.WaitAddr(addrFile, 10*time.Second, p.running)
+	if err != nil {
+		t.Fatalf("%v; its log:\n%s", err, p.tail())
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: r.tls}}
-	defer client.CloseIdleConnections()
-	getJSONWith(t, client, "https://"+r.addr+"/stats", &s)
+	return &receiver{process: p, addr: listening, out: out}
+}
+
+// stats are the receiver's counts, from its /stats.
+func (r *receiver) stats(t *testing.T) receiverpkg.Stats {
+	t.Helper()
+	base, client := "http://"+r.addr, (*http.Client)(nil)
+	if r.tls != nil {
+		base = "https://" + r.addr
+		client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: r.tls}}
+		defer client.CloseIdleConnections()
+	}
+	s, err := testbed.ReceiverStats(client, base)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -292,19 +277,13 @@ func launchFilebeat(t *testing.T, binary, dir, plugin, inputs, output, settings 
 	t.Helper()
 	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
-	cfg := fmt.Sprintf(`filebeat.inputs:
-%s
-output.websocket:
-%s
-http.enabled: true
-http.host: 127.0.0.1
-http.port: %s
-logging.level: info
-logging.metrics.enabled: false
-%s
-`, indent(inputs), indent(output), port, settings)
-	cfgPath := filepath.Join(dir, "filebeat.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	cfgPath, err := testbed.FilebeatConfig{
+		Inputs:   inputs,
+		Output:   testbed.WebSocketOutput(output),
+		HTTPPort: port,
+		Settings: settings,
+	}.Write(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Filebeat's home is the binary's folder, its default, where ./build.sh
@@ -314,14 +293,6 @@ logging.metrics.enabled: false
 		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath, "--path.home", filepath.Dir(binary),
 		"--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
 	return &filebeat{process: p, httpAddr: httpAddr}
-}
-
-func indent(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i, l := range lines {
-		lines[i] = "  " + l
-	}
-	return strings.Join(lines, "\n")
 }
 
 // outputStats are libbeat.output in Filebeat's /stats: what the plugin
@@ -374,37 +345,23 @@ func (f *filebeat) libbeatStats(t *testing.T) libbeatStats {
 
 func getJSON(t *testing.T, url string, v interface{}) {
 	t.Helper()
-	getJSONWith(t, http.DefaultClient, url, v)
-}
-
-func getJSONWith(t *testing.T, client *http.Client, url string, v interface{}) {
-	t.Helper()
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+	if err := testbed.GetJSON(nil, url, v); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testbed.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // line is the i-th line of a generated log: about 200 bytes, with
 // characters the encoder must escape and multi-byte UTF-8.
-func line(i int) string {
-	s := fmt.Sprintf(`%07d 2024-03-01T12:30:45Z INFO user="alice" path=C:\logs\app tab=	ż日🎉 `, i)
-	return s + strings.Repeat("x", 200-len(s))
-}
+func line(i int) string { return testbed.Line(i) }
 
 // writeLog appends lines [from, to) to path.
 func writeLog(t *testing.T, path string, from, to int) {
@@ -436,22 +393,12 @@ func growLog(t *testing.T, path string, first, total, step int, every time.Durat
 
 // appendLines is writeLog for goroutines other than the test's.
 func appendLines(path string, from, to int) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return writeLines(f, from, to)
+	return testbed.AppendLines(path, from, to, line)
 }
 
 // writeLines writes lines [from, to) to w, each followed by a newline.
 func writeLines(w io.Writer, from, to int) error {
-	b := bufio.NewWriterSize(w, 1<<20)
-	for i := from; i < to; i++ {
-		b.WriteString(line(i))
-		b.WriteByte('\n')
-	}
-	return b.Flush()
+	return testbed.WriteLines(w, from, to, line)
 }
 
 // memory is a process's resident set: now and its peak, in bytes.

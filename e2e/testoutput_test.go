@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	receiverpkg "github.com/beats-websocket/websocket-output/receiver"
+
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 // `filebeat test output`, as an operator runs it: the real Filebeat with
@@ -23,7 +27,7 @@ func testOutput(t *testing.T, output string, env ...string) (printed string, sta
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "filebeat.yml")
-	if err := os.WriteFile(cfg, []byte("output.websocket:\n"+indent(output)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("output.websocket:\n"+testbed.Indent(output)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Generous for a loaded machine: the command itself takes about a second.
@@ -93,9 +97,9 @@ func noSecret(t *testing.T, printed, logged string, secrets ...string) {
 // tested waits until the receiver has seen every connection the test made
 // end, and checks that there was exactly one: the command has exited, so
 // none can follow.
-func tested(t *testing.T, r *receiver) receiverStats {
+func tested(t *testing.T, r *receiver) receiverpkg.Stats {
 	t.Helper()
-	var s receiverStats
+	var s receiverpkg.Stats
 	waitFor(t, 30*time.Second, "the test's connection to end at the receiver", func() bool {
 		s = r.stats(t)
 		return s.Connections > 0 && s.Active == 0

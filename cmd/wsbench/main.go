@@ -13,7 +13,7 @@
 package main
 
 import (
-	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -24,6 +24,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 func main() {
@@ -85,7 +87,7 @@ func (b *bench) cases(lines, runs, scale int, only string) {
 	cases := selectCases(allCases(), only)
 
 	results := b.runAll(cases, input, lines, runs)
-	fmt.Printf("\n%d lines of %d bytes, %d runs per case, %s\n\n", lines, lineLen, runs, machine())
+	fmt.Printf("\n%d lines of %d bytes, %d runs per case, %s\n\n", lines, testbed.LineLen, runs, machine())
 	printTable(os.Stdout, cases, results)
 
 	if scale > 1 {
@@ -101,38 +103,16 @@ func (b *bench) cases(lines, runs, scale int, only string) {
 	}
 }
 
-// lineLen is the length of every generated line, newline excluded.
-const lineLen = 200
-
-// input returns the path of a log of n generated lines, writing it if needed.
 func (b *bench) input(n int) (string, error) {
 	path := filepath.Join(b.work, fmt.Sprintf("input-%d.log", n))
-	if fi, err := os.Stat(path); err == nil && fi.Size() == int64(n*(lineLen+1)) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == int64(n*(testbed.LineLen+1)) {
 		return path, nil
 	}
 	log.Printf("generating %s", path)
-	f, err := os.Create(path)
-	if err != nil {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	for i := 0; i < n; i++ {
-		w.WriteString(genLine(i))
-		w.WriteByte('\n')
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return "", err
-	}
-	return path, f.Close()
-}
-
-// genLine returns line i of a generated log, newline excluded: i in its
-// first nine bytes, lineLen bytes in all.
-func genLine(i int) string {
-	s := fmt.Sprintf(`%09d 2024-03-01T12:30:45.123Z INFO [http] served method=GET path=/api/v1/items/%d status=200 bytes=%d user="alice" dur=%dms `,
-		i, i%9973, i%65536, i%997)
-	return s + strings.Repeat("x", lineLen-len(s))
+	return path, testbed.AppendLines(path, 0, n, testbed.BenchLine)
 }
 
 // result is one run of one case.

@@ -1,19 +1,17 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"time"
+
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 // benchCase is one way of shipping the input.
@@ -39,18 +37,18 @@ func allCases() []benchCase {
 	}
 	wsOut := func(settings string) func(string, string) string {
 		return func(addr, _ string) string {
-			return fmt.Sprintf("output.websocket:\n  addr: %q\n  path: /echo\n%s\n", addr, settings)
+			return testbed.WebSocketOutput(fmt.Sprintf("addr: %q\npath: /echo\n%s", addr, settings))
 		}
 	}
 	return []benchCase{
 		{"ceiling", "ceiling", false, fileOut(`codec.format.string: '%{[message]}'`), nil},
 		{"frame-event", "ceiling", true, wsOut(""), nil},
-		{"frame-batch", "ceiling", true, wsOut("  frame: batch"), nil},
+		{"frame-batch", "ceiling", true, wsOut("frame: batch"), nil},
 		{"file-json", "ceiling", false, fileOut("codec.json: {}"), nil},
-		{"codec-json-batch", "file-json", true, wsOut("  frame: batch\n  codec.json: {}"), nil},
-		{"ack-event", "frame-event", true, wsOut("  ack.enabled: true"), []string{"-ack"}},
-		{"ack-batch", "frame-batch", true, wsOut("  frame: batch\n  ack.enabled: true"), []string{"-ack"}},
-		{"compress-batch", "frame-batch", true, wsOut("  frame: batch\n  compression: true"), []string{"-compression"}},
+		{"codec-json-batch", "file-json", true, wsOut("frame: batch\ncodec.json: {}"), nil},
+		{"ack-event", "frame-event", true, wsOut("ack.enabled: true"), []string{"-ack"}},
+		{"ack-batch", "frame-batch", true, wsOut("frame: batch\nack.enabled: true"), []string{"-ack"}},
+		{"compress-batch", "frame-batch", true, wsOut("frame: batch\ncompression: true"), []string{"-compression"}},
 	}
 }
 
@@ -87,37 +85,31 @@ func (b *bench) run(c benchCase, input string, lines int) (result, error) {
 
 	// The cases measure the output: the receiver's checks of every event
 	// (the tests keep them on) would take CPU from Filebeat here.
-	var recv *receiver
+	var recv *testbed.Receiver
 	if c.receiver {
 		var err error
-		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), "127.0.0.1:0", os.DevNull, append([]string{"-validate=false"}, c.recvArgs...), io.Discard); err != nil {
+		if recv, err = testbed.StartReceiver(filepath.Join(b.dist, "wsreceiver"), "127.0.0.1:0", os.DevNull, filepath.Join(dir, "receiver.addr"), append([]string{"-validate=false"}, c.recvArgs...), io.Discard); err != nil {
 			return result{}, err
 		}
-		defer recv.kill()
+		defer recv.Stop()
 	}
 	addr := ""
 	if recv != nil {
-		addr = recv.addr
+		addr = recv.Addr
 	}
 
-	statsAddr, err := freeAddr()
+	statsAddr, err := testbed.FreeAddr()
 	if err != nil {
 		return result{}, err
 	}
 	_, port, _ := net.SplitHostPort(statsAddr)
-	cfg := fmt.Sprintf(`filebeat.inputs:
-  - type: filestream
-    id: bench
-    paths: [%q]
-%s
-http.enabled: true
-http.host: 127.0.0.1
-http.port: %s
-logging.level: warning
-logging.metrics.enabled: false
-`, input, c.output(addr, dir), port)
-	cfgPath := filepath.Join(dir, "filebeat.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	cfgPath, err := testbed.FilebeatConfig{
+		Inputs:   testbed.FilestreamInput("bench", input),
+		Output:   c.output(addr, dir),
+		HTTPPort: port,
+		LogLevel: "warning",
+	}.Write(dir)
+	if err != nil {
 		return result{}, err
 	}
 
@@ -153,12 +145,12 @@ logging.metrics.enabled: false
 
 	// Throughput counts only if nothing was lost on the way.
 	if recv != nil {
-		got, err := recv.events()
+		got, err := recv.Stats()
 		if err != nil {
 			return result{}, err
 		}
-		if got != int64(lines) {
-			return result{}, fmt.Errorf("the receiver got %d events of %d", got, lines)
+		if got.Events != int64(lines) {
+			return result{}, fmt.Errorf("the receiver got %d events of %d", got.Events, lines)
 		}
 	}
 	return res, nil
@@ -207,76 +199,3 @@ func measure(statsURL string, lines int, exited <-chan error) (result, error) {
 
 // receiver is dist/wsreceiver writing what it receives to a file (the
 // benchmark's cases: /dev/null).
-type receiver struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-var listening = regexp.MustCompile(`listening on ws://(\S+)/echo`)
-
-// startReceiver starts wsreceiver on listen ("127.0.0.1:0" picks a port),
-// appending what it receives to out, with further flags args; its log goes
-// to logTo.
-func startReceiver(bin, listen, out string, args []string, logTo io.Writer) (*receiver, error) {
-	cmd := exec.Command(bin, append([]string{"-listen", listen, "-path", "/echo", "-out", out}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	r := &receiver{cmd: cmd}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		fmt.Fprintln(logTo, sc.Text())
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			r.addr = m[1]
-			break
-		}
-	}
-	if r.addr == "" {
-		r.kill()
-		return nil, errors.New("wsreceiver did not start")
-	}
-	go io.Copy(logTo, stderr)
-	return r, nil
-}
-
-func (r *receiver) events() (int64, error) {
-	resp, err := http.Get("http://" + r.addr + "/stats")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var s struct{ Events int64 }
-	err = json.NewDecoder(resp.Body).Decode(&s)
-	return s.Events, err
-}
-
-// kill stops the receiver with SIGTERM: it acknowledges and flushes what
-// it holds, then exits.
-func (r *receiver) kill() {
-	if r.cmd.ProcessState == nil {
-		r.cmd.Process.Signal(syscall.SIGTERM)
-		r.cmd.Wait()
-	}
-}
-
-// crash stops the receiver with SIGKILL: what it holds unflushed and
-// unacknowledged is lost with it.
-func (r *receiver) crash() {
-	if r.cmd.ProcessState == nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-	}
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 // The soak: the real Filebeat with the plugin and ack.enabled: true ships
@@ -93,18 +95,18 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 		return nil, err
 	}
 	defer recvLog.Close()
-	startRecv := func(listen string) (*receiver, error) {
+	startRecv := func(listen string) (*testbed.Receiver, error) {
 		out := filepath.Join(dir, fmt.Sprintf("received-%03d.log", len(run.outputs)+1))
 		run.outputs = append(run.outputs, out)
-		return startReceiver(filepath.Join(b.dist, "wsreceiver"), listen, out, []string{"-ack"}, recvLog)
+		return testbed.StartReceiver(filepath.Join(b.dist, "wsreceiver"), listen, out, filepath.Join(dir, "receiver.addr"), []string{"-ack"}, recvLog)
 	}
 	recv, err := startRecv("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { recv.kill() }()
+	defer func() { recv.Stop() }()
 
-	fb, statsURL, err := b.startFilebeat(dir, logPath, recv.addr)
+	fb, statsURL, err := b.startFilebeat(dir, logPath, recv.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +139,15 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 			written = nil
 		case <-restart.C:
 			if down {
-				next, err := startRecv(recv.addr)
+				next, err := startRecv(recv.Addr)
 				if err != nil {
-					return nil, fmt.Errorf("restarting the receiver on %s: %w", recv.addr, err)
+					return nil, fmt.Errorf("restarting the receiver on %s: %w", recv.Addr, err)
 				}
 				recv, down = next, false
 				restart.Reset(between(cfg.gapMin, cfg.gapMax))
 				continue
 			}
-			recv.crash()
+			recv.Kill()
 			run.restarts++
 			down = true
 			restart.Reset(between(outageMin, outageMax))
@@ -182,7 +184,7 @@ func (b *bench) soak(cfg soakConfig) (*soakRun, error) {
 	if ru, ok := fb.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		run.peakRSSMB = float64(ru.Maxrss) * 1024 / 1e6 // kilobytes on Linux
 	}
-	recv.kill() // flushes what it holds; nothing if it is down
+	recv.Stop() // flushes what it holds; nothing if it is down
 
 	run.samplesCSV = filepath.Join(dir, "samples.csv")
 	if err := writeSamples(run.samplesCSV, run.samples); err != nil {
@@ -209,30 +211,20 @@ func (r *soakRun) removeData() error {
 // with acks and otherwise the output's defaults, and returns the URL of
 // its /stats.
 func (b *bench) startFilebeat(dir, logPath, addr string) (*exec.Cmd, string, error) {
-	statsAddr, err := freeAddr()
+	statsAddr, err := testbed.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
 	_, port, _ := net.SplitHostPort(statsAddr)
-	cfg := fmt.Sprintf(`filebeat.inputs:
-  - type: filestream
-    id: soak
-    paths: [%q]
-    prospector.scanner.check_interval: 1s
-    backoff.init: 100ms
-    backoff.max: 1s
-output.websocket:
-  addr: %q
-  path: /echo
-  ack.enabled: true
-http.enabled: true
-http.host: 127.0.0.1
-http.port: %s
-logging.level: info
-logging.metrics.enabled: false
-`, logPath, addr, port)
-	cfgPath := filepath.Join(dir, "filebeat.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	cfgPath, err := testbed.FilebeatConfig{
+		Inputs: testbed.FilestreamInput("soak", logPath) + `
+  prospector.scanner.check_interval: 1s
+  backoff.init: 100ms
+  backoff.max: 1s`,
+		Output:   testbed.WebSocketOutput(fmt.Sprintf("addr: %q\npath: /echo\nack.enabled: true", addr)),
+		HTTPPort: port,
+	}.Write(dir)
+	if err != nil {
 		return nil, "", err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "filebeat.log"))
@@ -260,7 +252,7 @@ func growingLog(path string, lines, rate int, stop <-chan struct{}) (<-chan erro
 	next := 0
 	appendTo := func(n int) error {
 		for ; next < min(n, lines); next++ {
-			w.WriteString(genLine(next))
+			w.WriteString(testbed.BenchLine(next))
 			w.WriteByte('\n')
 		}
 		return w.Flush() // whole lines only, so Filebeat never waits on half of one

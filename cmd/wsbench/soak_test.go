@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 func received(t *testing.T, lines ...int) string {
 	t.Helper()
 	var b strings.Builder
 	for _, i := range lines {
-		raw, err := json.Marshal(map[string]string{"timestamp": "2024-03-01T12:30:45.123456789Z", "message": genLine(i)})
+		raw, err := json.Marshal(map[string]string{"timestamp": "2024-03-01T12:30:45.123456789Z", "message": testbed.BenchLine(i)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 // soakCheck is what the receivers' output files hold, against the log.
@@ -74,7 +76,7 @@ func lineIndex(raw []byte, lines int) (int, bool) {
 		return 0, false
 	}
 	i, err := strconv.Atoi(m.Message[:9])
-	if err != nil || i < 0 || i >= lines || m.Message != genLine(i) {
+	if err != nil || i < 0 || i >= lines || m.Message != testbed.BenchLine(i) {
 		return 0, false
 	}
 	return i, true
@@ -183,7 +185,7 @@ func (r *soakRun) print(w io.Writer) {
 	if cfg.rate > 0 {
 		pace = fmt.Sprintf("appended at %s lines/s", thousands(cfg.rate))
 	}
-	fmt.Fprintf(w, "\n## Soak\n\n%s lines of %d bytes, %s, shipped by Filebeat with the plugin (`ack.enabled: true`,\n", thousands(cfg.lines), lineLen, pace)
+	fmt.Fprintf(w, "\n## Soak\n\n%s lines of %d bytes, %s, shipped by Filebeat with the plugin (`ack.enabled: true`,\n", thousands(cfg.lines), testbed.LineLen, pace)
 	fmt.Fprintf(w, "otherwise the defaults) to `wsreceiver -ack`, which was killed with SIGKILL every %v to %v (seed %d)\n", cfg.gapMin, cfg.gapMax, cfg.seed)
 	fmt.Fprintf(w, "and restarted after %v to %v on the same port with a new output file. %s\n\n", outageMin, outageMax, machine())
 	fmt.Fprintln(w, "| | |\n| --- | ---: |")

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"time"
+	"github.com/beats-websocket/websocket-output/testbed"
 )
 
 // ackedEvents reads libbeat.output.events.acked from Filebeat's /stats.
@@ -32,25 +29,9 @@ func getBeatStats(url string) (beatStats, error) {
 			}
 		}
 	}
-	if err := getJSON(url, &s); err != nil {
+	if err := testbed.GetJSON(nil, url, &s); err != nil {
 		return beatStats{}, err
 	}
 	e := s.Libbeat.Output.Events
 	return beatStats{e.Acked, e.Failed, e.Dropped, s.Beat.Memstats.RSS, s.Beat.Runtime.Goroutines}, nil
-}
-
-// statsClient bounds each request, so that a hung Filebeat fails the
-// benchmark instead of hanging it.
-var statsClient = &http.Client{Timeout: 10 * time.Second}
-
-func getJSON(url string, v any) error {
-	resp, err := statsClient.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }

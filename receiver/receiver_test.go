@@ -1,6 +1,7 @@
-package main
+package receiver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -300,5 +301,40 @@ func TestCheck_CountsInvalidUTF8TextMessagesAndLinesThatAreNotJSON(t *testing.T)
 		if s.InvalidUTF8 != tc.utf8 || s.InvalidJSON != tc.json {
 			t.Errorf("%s: counted %d invalid UTF-8, %d invalid JSON; want %d, %d", tc.name, s.InvalidUTF8, s.InvalidJSON, tc.utf8, tc.json)
 		}
+	}
+}
+
+// Run writes the address it listens on to the address file, where the tests
+// and the benchmark learn the port when it was 0, and stops when its
+// context ends.
+func TestRun_WritesTheAddressItListensOnAndStopsWithItsContext(t *testing.T) {
+	dir := t.TempDir()
+	addrFile := filepath.Join(dir, "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Listen: "127.0.0.1:0", Path: "/echo", Out: filepath.Join(dir, "out.log"), AddrFile: addrFile, Drain: time.Second})
+	}()
+	var addr string
+	waitUntil(t, func() bool {
+		b, err := os.ReadFile(addrFile)
+		addr = strings.TrimSpace(string(b))
+		return err == nil
+	})
+	ws := dial(t, "ws://"+addr+"/echo")
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"message":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop when its context ended")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "out.log")); string(b) != "{\"message\":\"x\"}\n" {
+		t.Fatalf("output %q", b)
 	}
 }
