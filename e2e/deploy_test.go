@@ -45,6 +45,19 @@ func TestPluginCheck_SwappedArgumentsAreAUsageError(t *testing.T) {
 // version selection takes it.
 const gorillaVersion = "v1.5.1"
 
+// mismatchedCopy copies this checkout to src with gorilla/websocket at
+// gorillaVersion in each module the plugin is built from, the root and the
+// transport core: a module graph takes the highest version any of them
+// requires.
+func mismatchedCopy(t *testing.T, src string) {
+	t.Helper()
+	copyTree(t, root, src, "dist", ".git", ".bench")
+	for _, module := range []string{".", "transport"} {
+		mustRun(t, filepath.Join(src, module), nil, "go", "mod", "edit", "-require=github.com/gorilla/websocket@"+gorillaVersion)
+	}
+	mustRun(t, src, nil, "go", "mod", "download", "github.com/gorilla/websocket")
+}
+
 func TestMismatchedDependency_IsReportedByNameAndRefused(t *testing.T) {
 	dir := t.TempDir()
 	hostVersion := moduleVersionIn(t, filepath.Join(dist, "filebeat"), "github.com/gorilla/websocket")
@@ -56,9 +69,7 @@ func TestMismatchedDependency_IsReportedByNameAndRefused(t *testing.T) {
 	// version, its plugin built where there is no filebeat to check it
 	// against, as someone building only a plugin would.
 	src := filepath.Join(dir, "src")
-	copyTree(t, root, src, "dist", ".git", ".bench")
-	mustRun(t, src, nil, "go", "mod", "edit", "-require=github.com/gorilla/websocket@"+gorillaVersion)
-	mustRun(t, src, nil, "go", "mod", "download", "github.com/gorilla/websocket")
+	mismatchedCopy(t, src)
 	alone := filepath.Join(dir, "alone")
 	mustRun(t, src, []string{"DIST=" + alone, "PLUGIN_VERSION=mismatched"}, "./build.sh", "plugin")
 	plugin := filepath.Join(alone, "websocket.so")

@@ -45,9 +45,7 @@ func TestPackages(t *testing.T) {
 	// another gorilla/websocket: what someone would make from a checkout
 	// whose go.mod changed, a release later.
 	src := filepath.Join(dir, "mismatched", "src")
-	copyTree(t, root, src, "dist", ".git", ".bench")
-	mustRun(t, src, nil, "go", "mod", "edit", "-require=github.com/gorilla/websocket@"+gorillaVersion)
-	mustRun(t, src, nil, "go", "mod", "download", "github.com/gorilla/websocket")
+	mismatchedCopy(t, src)
 	mmDist := filepath.Join(dir, "mismatched", "dist")
 	mismatchedVersion := []string{"PLUGIN_VERSION=v99.0.0-mismatched"}
 	buildPackages(t, src, mmDist, mismatchedVersion)
