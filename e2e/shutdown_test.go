@@ -40,9 +40,16 @@ func terminate(t *testing.T, fb *filebeat) time.Duration {
 	select {
 	case <-fb.exited:
 	case <-time.After(shutdownBound):
-		fb.cmd.Process.Kill()
-		<-fb.exited
-		t.Fatalf("Filebeat did not exit within %v of SIGTERM; its log:\n%s", shutdownBound, fb.tail())
+		// SIGQUIT makes the Go runtime print every goroutine's stack: what
+		// held the exit.
+		fb.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-fb.exited:
+		case <-time.After(5 * time.Second):
+			fb.cmd.Process.Kill()
+			<-fb.exited
+		}
+		t.Fatalf("Filebeat did not exit within %v of SIGTERM; its log, with its goroutines:\n%s", shutdownBound, fb.output())
 	}
 	took := time.Since(start)
 	if fb.err != nil {
