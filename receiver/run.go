@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Printf("listening on %s://%s%s %s", scheme, tcp.Addr(), s.Path, s.describe(tlsConfig != nil))
 	if s.AddrFile != "" {
 		if err := writeAddr(s.AddrFile, tcp.Addr().String()); err != nil {
+			tcp.Close()
 			return err
 		}
 	}

@@ -92,13 +92,22 @@ func (r *Receiver) running() bool {
 	}
 }
 
+// stopWait is how long Stop waits for the receiver to exit after SIGTERM:
+// its drain (5s by default) and a margin.
+const stopWait = 15 * time.Second
+
 // Stop stops the receiver with SIGTERM: it acknowledges and flushes what it
-// holds, then exits. Stop waits for it; it does nothing once it has exited.
+// holds, then exits. Stop waits for it, and kills it if it has not exited
+// within stopWait; it does nothing once it has exited.
 func (r *Receiver) Stop() {
 	if r.running() {
 		_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	<-r.exited
+	select {
+	case <-r.exited:
+	case <-time.After(stopWait):
+		r.Kill()
+	}
 }
 
 // Kill stops the receiver with SIGKILL, as a crash: what it holds unflushed

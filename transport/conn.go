@@ -80,7 +80,11 @@ func newConn(ws *websocket.Conn, opts *Options, metrics Metrics, ignored *RateLi
 	ws.SetReadLimit(readLimit)
 	c.wg.Add(1)
 	go c.read()
-	if opts.PingInterval > 0 || opts.Acks {
+	if opts.PingInterval > 0 {
+		c.wg.Add(1)
+		go c.ping()
+	}
+	if c.sc != nil && (opts.PingInterval > 0 || opts.Acks) {
 		c.wg.Add(1)
 		go c.watch()
 	}
@@ -102,10 +106,12 @@ func (c *Conn) Write(opcode int, msg []byte) (uint64, error) {
 	seq := c.sent.Add(1) // before the write, so that the ack cannot come first
 	c.writing.Store(true)
 	err := c.ws.WriteMessage(opcode, msg)
-	c.writing.Store(false)
 	if c.sc != nil {
+		// Before writing is cleared, so that the watcher never sees
+		// neither.
 		c.dataEnd.Store(c.sc.written.Load())
 	}
+	c.writing.Store(false)
 	if err != nil {
 		c.failWrite(err)
 		return seq, c.Err()
@@ -146,9 +152,12 @@ func (c *Conn) Sent() uint64 {
 	return c.sent.Load()
 }
 
-// Acked is how many messages the server has acknowledged so far, with
-// acks on: for diagnostics and tests.
+// Acked is how many messages the server has acknowledged so far: for
+// diagnostics and tests. 0 without acks.
 func (c *Conn) Acked() uint64 {
+	if c.acks == nil {
+		return 0
+	}
 	c.acks.mu.Lock()
 	defer c.acks.mu.Unlock()
 	return c.acks.acked

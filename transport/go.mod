@@ -2,9 +2,10 @@ module github.com/beats-websocket/websocket-output/transport
 
 go 1.26.8
 
-// Each requirement is at most the version Beats 7.17.29, the oldest line,
-// has: a module graph raises it to the host's, and a plugin must carry the
-// host's versions of every module both contain.
+// Each requirement is at most the version in the oldest line's host (the
+// Filebeat 7.17.29 the root module builds): a module graph raises it to
+// each host's, and a plugin must carry the host's versions of every module
+// both contain.
 require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/jpillora/backoff v1.0.0

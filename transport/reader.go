@@ -125,31 +125,31 @@ func (c *Conn) readError(err error) error {
 	}
 }
 
-// watch sends a ping every PingInterval, if pings are on, and watches
-// whether the server takes the data written to it, until the connection
-// closes or dies. A ping that cannot be sent is not itself a verdict: the
-// reader's deadline decides whether the peer is alive.
+// waiting says whether data the publisher wrote still waits for the
+// server's TCP to take it, acked being the bytes it acknowledged: the
+// server is then busy with our data, and a ping would queue behind it.
+func (c *Conn) waiting(acked uint64) bool {
+	return c.writing.Load() || acked < c.dataEnd.Load()
+}
+
+// watch watches, four times per the shorter of PingTimeout (with pings)
+// and AckTimeout (with acks), whether the server takes the data written to
+// it, until the connection closes or dies.
 //
-// On a slow link data waits in the socket buffer, and a ping queued behind
-// it can be answered long after PingTimeout, and a batch acknowledged long
-// after AckTimeout from when it went into the buffer. So, checking four
-// times per the shorter of the two, while data waits to be taken (or did
-// at the last check) and the server's TCP has acknowledged more of our
-// bytes since, the
-// server is alive: its pong deadline is extended, and the ack deadline of
-// each batch whose bytes have not all reached it starts again. Then no ping
-// is sent either: it would only queue behind the data. Bytes of pings
-// alone never count: a peer's kernel acknowledges them even when the
-// server itself is stuck. Without that count from the system (unacked),
-// pings go out and deadlines run as they are.
+// On a slow link data waits in the socket buffer: a ping queued behind it
+// can be answered long after PingTimeout, and a batch acknowledged long
+// after AckTimeout from when it went into the buffer. So, while data
+// waits to be taken (or did at the last check) and the server's TCP has
+// acknowledged more of our bytes since, the server is alive: its pong
+// deadline is extended, and the ack deadline of each batch whose bytes
+// have not all reached it starts again. Bytes of pings alone never count:
+// a peer's kernel acknowledges them even when the server itself is stuck.
+// Without the count from the system (bytesAcked), deadlines run as they
+// are.
 func (c *Conn) watch() {
 	defer c.wg.Done()
-	var pings <-chan time.Time
 	period := c.opts.AckTimeout
 	if c.opts.PingInterval > 0 {
-		t := time.NewTicker(c.opts.PingInterval)
-		defer t.Stop()
-		pings = t.C
 		period = c.opts.PingTimeout
 		if c.acks != nil {
 			period = min(period, c.opts.AckTimeout)
@@ -157,7 +157,6 @@ func (c *Conn) watch() {
 	}
 	checks := time.NewTicker(max(period/4, 10*time.Millisecond))
 	defer checks.Stop()
-	sc := c.sc
 	var acked uint64
 	backlog := false
 	for {
@@ -167,26 +166,46 @@ func (c *Conn) watch() {
 		case <-c.dead:
 			return
 		case <-checks.C:
-			if sc == nil {
-				continue
-			}
-			n, _, ok := sc.acknowledged()
-			if !ok {
-				continue
-			}
-			waiting := c.writing.Load() || n < c.dataEnd.Load()
-			if n > acked && (backlog || waiting) {
-				if c.acks != nil {
-					c.acks.restartUnreached(n)
-				}
-				c.extend()
-			}
-			acked, backlog = n, waiting
-		case <-pings:
-			if backlog {
-				continue
-			}
-			_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.PingTimeout))
 		}
+		n, ok := c.sc.acknowledged()
+		if !ok {
+			continue
+		}
+		waiting := c.waiting(n)
+		if n > acked && (backlog || waiting) {
+			if c.acks != nil {
+				c.acks.restartUnreached(n)
+			}
+			c.extend()
+		}
+		acked, backlog = n, waiting
+	}
+}
+
+// ping sends a ping every PingInterval until the connection closes or
+// dies, unless data waits to be taken then: the watcher follows the server
+// by its TCP instead. A ping that cannot be sent is not itself a verdict:
+// the reader's deadline decides whether the peer is alive. A ping waits
+// for the data frame being written, and has no deadline of its own: a
+// write that takes no bytes fails by the connection's timeout (stallConn),
+// a ping like any other.
+func (c *Conn) ping() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.dead:
+			return
+		case <-t.C:
+		}
+		if c.sc != nil {
+			if n, ok := c.sc.acknowledged(); ok && c.waiting(n) {
+				continue
+			}
+		}
+		_ = c.ws.WriteControl(websocket.PingMessage, nil, time.Time{})
 	}
 }

@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"context"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,5 +113,84 @@ func TestConn_MessageOverTheReadLimitEndsTheConnection(t *testing.T) {
 				t.Fatalf("read %d bytes of messages, want %d", n, readLimit)
 			}
 		})
+	}
+}
+
+// mssDial dials with the segment size clamped to mss, so that loopback
+// acknowledges in a network's steps rather than its own 64 KiB ones.
+func mssDial(mss int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, mss)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	return d.DialContext
+}
+
+// A large message to a slow but working server, started just before a
+// ping is due after an idle spell: the ping must not hold up the checks of
+// whether the server takes the data, nor end the connection when its pong
+// is late behind that data. (A second reviewer's case: with the defaults'
+// ratio scaled by 1/10, it failed 7 of 19 runs.)
+func TestKeepalive_APingDueAsALargeWriteStartsDoesNotEndAWorkingConnection(t *testing.T) {
+	t.Parallel()
+	s := wstest.New(t, nil)
+	opts := testOptions(s)
+	// The server's TCP takes data in bursts, a receive buffer's worth at a
+	// time: at 64 KiB/s one every two seconds or so, within ping_interval +
+	// ping_timeout.
+	opts.URL.Host = wstest.Trickle(t, s.Addr(), 64<<10)
+	opts.Dial = mssDial(1400)
+	opts.Timeout = 2 * time.Second
+	opts.PingInterval = 3 * time.Second
+	opts.PingTimeout = time.Second
+	c, m := newTestClient(t, opts)
+	mustConnect(t, c)
+	cn := c.Current()
+	time.Sleep(2*opts.PingInterval - 150*time.Millisecond) // idle, one ping answered: the time under test
+	result := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := cn.Write(websocket.BinaryMessage, make([]byte, 8<<20))
+		result <- err
+	}()
+	select {
+	case err := <-result:
+		t.Fatalf("the write ended after %v while the server was taking data: %v", time.Since(start), err)
+	case <-time.After(6 * time.Second): // the time under test
+	}
+	c.Close()
+	<-result
+	if n := m.writeErrors.Load() + m.readErrors.Load(); n != 0 {
+		t.Fatalf("%d errors on a working connection", n)
+	}
+}
+
+// A server that stops reading during a large message is declared dead
+// within ping_interval + ping_timeout (and a check's period) of its last
+// progress, not after the write has spent its windows: here 2s + 2s.
+func TestKeepalive_AServerThatStopsReadingDuringALargeWriteIsDeclaredDeadInTime(t *testing.T) {
+	t.Parallel()
+	s := wstest.New(t, func(s *wstest.Server) { s.NoRead = true })
+	opts := testOptions(s)
+	opts.Timeout = 3 * time.Second
+	opts.PingInterval = 2 * time.Second
+	opts.PingTimeout = 2 * time.Second
+	c, _ := newTestClient(t, opts)
+	mustConnect(t, c)
+	cn := c.Current()
+	start := time.Now()
+	go cn.Write(websocket.BinaryMessage, make([]byte, 64<<20))
+	select {
+	case <-cn.Done():
+	case <-time.After(wait):
+		t.Fatal("the connection was never declared dead")
+	}
+	if took := time.Since(start); took > opts.PingInterval+opts.PingTimeout+opts.PingTimeout/4+time.Second {
+		t.Fatalf("declared dead %v after the write began (%v), want within ping_interval + ping_timeout and a check", took, cn.Err())
 	}
 }

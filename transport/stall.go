@@ -18,13 +18,17 @@ import (
 // TLS. stallConn sits under TLS, where a timed-out write that made
 // progress can go on.
 //
-// Progress is bytes the kernel took from the write, or bytes of earlier
-// writes the peer's TCP acknowledged (acknowledged): a writer blocked on a
-// full send buffer is let in only once a good part of it is free, which on
-// a slow link can take far longer than timeout while the peer keeps taking
-// data. A window without either ends the write: a write stalled from its
-// start fails within two windows, as the first gives the count of
-// acknowledged bytes to compare with.
+// Progress is bytes the kernel took from the write, or bytes the peer's
+// TCP acknowledged (acknowledged): a writer blocked on a full send buffer
+// is let in only once a good part of it is free, which on a slow link can
+// take far longer than timeout while the peer keeps taking data. A window
+// with neither ends the write. So a peer that stops taking data is noticed
+// within three windows of its last progress at worst: one in which the
+// kernel fills its buffer, one in which the acknowledgements of what was
+// in flight arrive, and one without either. (Acknowledgements come in
+// steps of up to a segment, 64 KiB on loopback: a window must not end the
+// write for falling between two of them while the kernel still takes
+// data.)
 //
 // Deadlines set by the layers above (the handshake's, a control frame's)
 // still bound a write: a write fails at the earlier of its own deadline and
@@ -33,6 +37,11 @@ type stallConn struct {
 	net.Conn
 	timeout time.Duration
 	written atomic.Uint64 // bytes the kernel took from Write
+
+	// The peer's acknowledged bytes when a window last ended; used by
+	// Write only, which one goroutine at a time calls.
+	base     uint64
+	haveBase bool
 
 	mu       sync.Mutex
 	deadline time.Time // the write deadline set from above; zero: none
@@ -64,8 +73,6 @@ func stallConnOf(conn net.Conn) *stallConn {
 // progress another one.
 func (c *stallConn) Write(p []byte) (int, error) {
 	written := 0
-	var base uint64   // the peer's acknowledged bytes when the window began
-	haveBase := false // base is known: known only after a window ended
 	for {
 		c.mu.Lock()
 		c.writing = true
@@ -86,13 +93,22 @@ func (c *stallConn) Write(p []byte) (int, error) {
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || fromAbove {
 			return written, err
 		}
-		acked, _, ok := c.acknowledged()
-		moved := n > 0 || ok && (!haveBase || acked > base)
-		if !moved {
+		if !c.moved(n) {
 			return written, err
 		}
-		base, haveBase = acked, ok
 	}
+}
+
+// moved says whether a window that just ended, in which the kernel took n
+// bytes, saw progress.
+func (c *stallConn) moved(n int) bool {
+	acked, ok := c.acknowledged()
+	if !ok {
+		return n > 0
+	}
+	moved := n > 0 || !c.haveBase || acked > c.base
+	c.base, c.haveBase = acked, true
+	return moved
 }
 
 // effective is the write deadline to set: the end of the current window,
@@ -121,14 +137,8 @@ func (c *stallConn) SetDeadline(t time.Time) error {
 	return c.SetWriteDeadline(t)
 }
 
-// acknowledged returns how many of the bytes written the peer's TCP has
-// acknowledged, and how many it has not yet; ok is false where the system
-// does not tell (unacked).
-func (c *stallConn) acknowledged() (acked, pending uint64, ok bool) {
-	written := c.written.Load()
-	n, ok := unacked(c.Conn)
-	if !ok || n < 0 || uint64(n) > written {
-		return 0, 0, false
-	}
-	return written - uint64(n), uint64(n), true
+// acknowledged returns how many of the bytes written its peer's TCP has
+// acknowledged; ok is false where the system does not tell (bytesAcked).
+func (c *stallConn) acknowledged() (acked uint64, ok bool) {
+	return bytesAcked(c.Conn)
 }

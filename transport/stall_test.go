@@ -105,9 +105,9 @@ func TestConn_AWriteTheServerKeepsTakingNeverTimesOut(t *testing.T) {
 	}
 }
 
-// A write the peer stops taking fails within two windows of timeout: the
-// first gives the count of acknowledged bytes, the second shows it did not
-// move.
+// A write the peer stops taking fails within three windows of timeout: one
+// in which the kernel fills its buffer, one in which what was in flight is
+// acknowledged, one without either.
 func TestStallConn_AWriteThePeerStoppedTakingFails(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond

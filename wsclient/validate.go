@@ -137,7 +137,7 @@ func (c *config) validateAddr() error {
 	return nil
 }
 
-// checkHostPort checks the host and port of a server or proxy address:
+// validateHostPort checks the host and port of a server or proxy address:
 // a host, and a port, if any, from 1 to 65535.
 func validateHostPort(key, host, port string) error {
 	if host == "" {
@@ -155,7 +155,7 @@ func validateHostPort(key, host, port string) error {
 	return nil
 }
 
-// checkURLHostPort checks the host and port of a URL from hosts or
+// validateURLHostPort checks the host and port of a URL from hosts or
 // proxy_url; key names it.
 func validateURLHostPort(key string, u *url.URL) error {
 	return validateHostPort(key, u.Hostname(), u.Port())
@@ -201,7 +201,7 @@ func isToken(s string) bool {
 	return true
 }
 
-// checkTLSFiles checks, before libbeat loads them, that the files the ssl
+// validateTLSFiles checks, before libbeat loads them, that the files the ssl
 // settings name can be read, so that the error names the key; and that the
 // CA pins are SHA-256 fingerprints, which libbeat compares as text at every
 // handshake and never checks.
