@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/gorilla/websocket"
 
-	"github.com/beats-websocket/websocket-output/encode"
+	"github.com/beats-websocket/websocket-output/transport/format"
 	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
@@ -30,7 +28,7 @@ type checker struct {
 	dialer  *websocket.Dialer
 	header  http.Header
 	timeout time.Duration // for each ack, pong and close answer, and each write
-	enc     *encode.Default
+	enc     *format.Default
 
 	// What the server sent, over all connections.
 	fromServer int           // messages
@@ -285,11 +283,7 @@ func (c *checker) event(dst []byte, s *session, n, e int) []byte {
 	if e > 0 {
 		text += fmt.Sprintf(", event %d", e)
 	}
-	out, err := c.enc.Append(dst, &beat.Event{Timestamp: time.Now(), Fields: common.MapStr{"message": text}})
-	if err != nil {
-		panic(err) // a string message of a few bytes always encodes
-	}
-	return out
+	return c.enc.Append(dst, time.Now(), text)
 }
 
 func describeHighest(s *session) string {

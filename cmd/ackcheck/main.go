@@ -32,7 +32,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/beats-websocket/websocket-output/encode"
+	"github.com/beats-websocket/websocket-output/transport/format"
 	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 		header:  http.Header(header),
 		timeout: *timeout,
-		enc:     encode.NewDefault(0),
+		enc:     &format.Default{},
 	}
 	fmt.Fprintf(stdout, "ackcheck %s (%s, timeout %v)\n", redact(u), protocol.Subprotocol, *timeout)
 	res := c.run()
