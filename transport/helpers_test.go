@@ -3,7 +3,6 @@ package transport
 import (
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,19 +42,6 @@ func (l *testLog) Warnf(format string, args ...interface{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.warns = append(l.warns, fmt.Sprintf(format, args...))
-}
-
-// warnings returns the warnings that contain s.
-func (l *testLog) warnings(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, w := range l.warns {
-		if strings.Contains(w, s) {
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 // defaultOptions are the output's defaults for a server at addr, path /ws.

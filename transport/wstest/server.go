@@ -75,7 +75,7 @@ func New(t *testing.T, configure func(*Server)) *Server {
 	return NewAt(t, "127.0.0.1:0", configure)
 }
 
-// newTestServerAt is newTestServer on a given address, for a server that
+// NewAt is New on a given address, for a server that
 // comes up where a client has been failing to connect.
 func NewAt(t *testing.T, addr string, configure func(*Server)) *Server {
 	t.Helper()
@@ -179,7 +179,7 @@ func TCPConn(ws *websocket.Conn) *net.TCPConn {
 // errDropped is the end of a connection the server dropped at once.
 var errDropped = errors.New("dropped by the test server as soon as it was upgraded")
 
-// send writes a message to a client; tests call it while the handler may
+// Send writes a message to a client; tests call it while the handler may
 // be acknowledging on the same connection, and gorilla allows one writer.
 func (s *Server) Send(ws *websocket.Conn, typ int, msg string) {
 	s.writeMu.Lock()
@@ -202,7 +202,7 @@ func (s *Server) track(ws *websocket.Conn) bool {
 	}
 }
 
-// stop closes the listener and every connection, then waits for handlers.
+// Stop closes the listener and every connection, then waits for handlers.
 // Idempotent.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
@@ -217,12 +217,12 @@ func (s *Server) Stop() {
 	})
 }
 
-// addr is host:port, as config.Addr takes it.
+// Addr is host:port, as config.Addr takes it.
 func (s *Server) Addr() string {
 	return s.Listener.Addr().String()
 }
 
-// certPEM writes the server's certificate (httptest's, its own CA) to a
+// CertPEM writes the server's certificate (httptest's, its own CA) to a
 // PEM file, for ssl.certificate_authorities.
 func (s *Server) CertPEM() string {
 	s.t.Helper()
@@ -254,7 +254,7 @@ func (s *Server) Handshake() *http.Request {
 	}
 }
 
-// conn returns the server side of the next accepted connection.
+// Conn returns the server side of the next accepted connection.
 func (s *Server) Conn() *websocket.Conn {
 	s.t.Helper()
 	select {
@@ -266,7 +266,7 @@ func (s *Server) Conn() *websocket.Conn {
 	}
 }
 
-// receive returns the next n messages.
+// Receive returns the next n messages.
 func (s *Server) Receive(n int) []string {
 	s.t.Helper()
 	got := make([]string, 0, n)
@@ -282,7 +282,7 @@ func (s *Server) Receive(n int) []string {
 	return got
 }
 
-// end returns why the next connection's read loop ended.
+// End returns why the next connection's read loop ended.
 func (s *Server) End() error {
 	s.t.Helper()
 	select {
