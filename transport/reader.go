@@ -51,7 +51,8 @@ func (c *Conn) read() {
 // handle acts on a message from the server. Without acks nothing the server
 // sends means anything; with acks a text message is an ack, and anything
 // else is ignored with a rate-limited warning. An impossible ack is a
-// protocol error, which ends the connection.
+// protocol error, which ends the connection: a count beyond the messages
+// in the socket (those that WriteMore holds were not sent).
 func (c *Conn) handle(typ int, msg []byte) error {
 	if c.acks == nil {
 		return nil
@@ -65,7 +66,7 @@ func (c *Conn) handle(typ int, msg []byte) error {
 		c.ignored.Report(err)
 		return nil
 	}
-	return c.acks.ack(n, c.sent.Load())
+	return c.acks.ack(n, c.fc.wire.Load())
 }
 
 // extend sets the read deadline: a pong is due within PingInterval +
