@@ -182,9 +182,7 @@ func (c *Conn) Sent() uint64 {
 // Acked is how many messages the server has acknowledged so far, with
 // acks on: for diagnostics and tests.
 func (c *Conn) Acked() uint64 {
-	c.acks.mu.Lock()
-	defer c.acks.mu.Unlock()
-	return c.acks.acked
+	return c.acks.acked.Load()
 }
 
 // Acks says whether the server acknowledges what it receives: batches
