@@ -12,50 +12,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// benchCase is one way of shipping the input.
-type benchCase struct {
-	name     string
-	baseline string // the case its ratio is taken against
-	receiver bool   // needs dist/wsreceiver
-	output   func(recvAddr, dir string) string
-	recvArgs []string // further wsreceiver flags, such as -ack
-}
-
-func allCases() []benchCase {
-	fileOut := func(codec string) func(string, string) string {
-		return func(_, dir string) string {
-			return fmt.Sprintf(`output.file:
-  path: %q
-  filename: out
-  rotate_every_kb: 100000000
-  number_of_files: 2
-  %s
-`, filepath.Join(dir, "out"), codec)
-		}
-	}
-	wsOut := func(settings string) func(string, string) string {
-		return func(addr, _ string) string {
-			return fmt.Sprintf("output.websocket:\n  addr: %q\n  path: /echo\n%s\n", addr, settings)
-		}
-	}
-	return []benchCase{
-		{"ceiling", "ceiling", false, fileOut(`codec.format.string: '%{[message]}'`), nil},
-		{"frame-event", "ceiling", true, wsOut(""), nil},
-		{"frame-batch", "ceiling", true, wsOut("  frame: batch"), nil},
-		{"file-json", "ceiling", false, fileOut("codec.json: {}"), nil},
-		{"codec-json-batch", "file-json", true, wsOut("  frame: batch\n  codec.json: {}"), nil},
-		{"ack-event", "frame-event", true, wsOut("  ack.enabled: true"), []string{"-ack"}},
-		{"ack-batch", "frame-batch", true, wsOut("  frame: batch\n  ack.enabled: true"), []string{"-ack"}},
-		{"compress-batch", "frame-batch", true, wsOut("  frame: batch\n  compression: true"), []string{"-compression"}},
-	}
-}
-
 type bench struct {
 	dist, work string
+	staged     map[string]string // copies of the builds run, by dist/ folder
+	profiles   string            // a folder for Filebeat's CPU profiles; "": none
 }
 
 func newBench(dist, work string) (*bench, error) {
@@ -72,12 +37,57 @@ func newBench(dist, work string) (*bench, error) {
 		return nil, err
 	}
 	w, err := filepath.Abs(work)
-	return &bench{dist: d, work: w}, err
+	return &bench{dist: d, work: w, staged: map[string]string{}}, err
 }
 
-// run ships the whole input once and measures it.
-func (b *bench) run(c benchCase, input string, lines int) (result, error) {
-	dir := filepath.Join(b.work, "run-"+c.name)
+// stage returns a folder with copies of dist's filebeat and websocket.so,
+// made once per wsbench run, which the cases run instead. A binary the Go
+// linker has just written sits in the page cache otherwise than a copy of
+// it (in large folios, on recent kernels): measured here, the same
+// Filebeat used about 20 MB more RSS, and its CPU per event differed by up
+// to 20 %, depending only on how its file was written. Copies made alike
+// compare builds fairly, and are what an installation from a package is.
+func (b *bench) stage(dist string) (string, error) {
+	if dir, ok := b.staged[dist]; ok {
+		return dir, nil
+	}
+	dir := filepath.Join(b.work, fmt.Sprintf("bin-%d", len(b.staged)+1))
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, f := range []string{"filebeat", "websocket.so"} {
+		if err := copyFile(filepath.Join(dist, f), filepath.Join(dir, f)); err != nil {
+			return "", err
+		}
+	}
+	b.staged[dist] = dir
+	return dir, nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(struct{ io.Writer }{out}, in); err != nil { // a plain copy, not copy_file_range's shared extents
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// run ships the whole input once and measures it; round numbers its CPU
+// profile, if any.
+func (b *bench) run(c benchCase, input string, lines, round int) (result, error) {
+	dir := filepath.Join(b.work, "run-"+strings.ReplaceAll(c.name, " ", "-"))
 	if err := os.RemoveAll(dir); err != nil {
 		return result{}, err
 	}
@@ -87,17 +97,20 @@ func (b *bench) run(c benchCase, input string, lines int) (result, error) {
 
 	// The cases measure the output: the receiver's checks of every event
 	// (the tests keep them on) would take CPU from Filebeat here.
-	var recv *receiver
-	if c.receiver {
-		var err error
-		if recv, err = startReceiver(filepath.Join(b.dist, "wsreceiver"), "127.0.0.1:0", os.DevNull, append([]string{"-validate=false"}, c.recvArgs...), io.Discard); err != nil {
+	var recvs []*receiver
+	defer func() {
+		for _, r := range recvs {
+			r.kill()
+		}
+	}()
+	var addrs []string
+	for range c.receivers {
+		r, err := startReceiver(filepath.Join(b.dist, "wsreceiver"), "127.0.0.1:0", os.DevNull, append([]string{"-validate=false"}, c.recvArgs...), io.Discard)
+		if err != nil {
 			return result{}, err
 		}
-		defer recv.kill()
-	}
-	addr := ""
-	if recv != nil {
-		addr = recv.addr
+		recvs = append(recvs, r)
+		addrs = append(addrs, r.addr)
 	}
 
 	statsAddr, err := freeAddr()
@@ -115,7 +128,7 @@ http.host: 127.0.0.1
 http.port: %s
 logging.level: warning
 logging.metrics.enabled: false
-`, input, c.output(addr, dir), port)
+`, input, c.output(addrs, dir), port)
 	cfgPath := filepath.Join(dir, "filebeat.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return result{}, err
@@ -126,8 +139,26 @@ logging.metrics.enabled: false
 		return result{}, err
 	}
 	defer logFile.Close()
-	fb := exec.Command(filepath.Join(b.dist, "filebeat"), "--plugin", filepath.Join(b.dist, "websocket.so"),
-		"-e", "--strict.perms=false", "-c", cfgPath, "--path.home", dir)
+	dist := b.dist
+	if c.dist != "" {
+		dist = c.dist
+	}
+	if dist, err = b.stage(dist); err != nil {
+		return result{}, err
+	}
+	args := []string{"--plugin", filepath.Join(dist, "websocket.so"), "-e", "--strict.perms=false", "-c", cfgPath, "--path.home", dir}
+	var prof *profiler
+	if b.profiles != "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return result{}, err
+		}
+		args = append(args, "--httpprof", addr)
+		prof = &profiler{url: "http://" + addr + "/debug/pprof/profile?seconds=1",
+			prefix: filepath.Join(b.profiles, fmt.Sprintf("%s-%d-%d", strings.ReplaceAll(c.name, " ", "-"), lines, round))}
+	}
+	fb := exec.Command(filepath.Join(dist, "filebeat"), args...)
+	fb.Env = append(os.Environ(), c.env...)
 	fb.Stdout, fb.Stderr = logFile, logFile
 	if err := fb.Start(); err != nil {
 		return result{}, err
@@ -135,7 +166,11 @@ logging.metrics.enabled: false
 	exited := make(chan error, 1)
 	go func() { exited <- fb.Wait() }()
 
-	res, measureErr := measure("http://"+statsAddr+"/stats", lines, exited)
+	pids := make([]int, len(recvs))
+	for i, r := range recvs {
+		pids[i] = r.cmd.Process.Pid
+	}
+	res, measureErr := measure("http://"+statsAddr+"/stats", lines, exited, fb.Process.Pid, pids, prof)
 	_ = fb.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -152,26 +187,34 @@ logging.metrics.enabled: false
 	}
 
 	// Throughput counts only if nothing was lost on the way.
-	if recv != nil {
-		got, err := recv.events()
-		if err != nil {
-			return result{}, err
+	if len(recvs) > 0 {
+		var got int64
+		for _, r := range recvs {
+			n, err := r.events()
+			if err != nil {
+				return result{}, err
+			}
+			got += n
 		}
 		if got != int64(lines) {
-			return result{}, fmt.Errorf("the receiver got %d events of %d", got, lines)
+			return result{}, fmt.Errorf("the receivers got %d events of %d", got, lines)
 		}
 	}
 	return res, nil
 }
 
 // measure polls Filebeat's acked-events counter until it reaches lines and
-// returns the rate from the first acknowledged event to the last.
-func measure(statsURL string, lines int, exited <-chan error) (result, error) {
+// returns the rate from the first acknowledged event to the last, and the
+// CPU time Filebeat (pid) and the receivers (recvPids) used meanwhile; prof,
+// if not nil, profiles Filebeat meanwhile.
+func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids []int, prof *profiler) (result, error) {
+	defer prof.stop()
 	var (
-		first      time.Time
-		firstAcked int64
-		last       int64
-		lastChange = time.Now()
+		first                time.Time
+		firstAcked           int64
+		firstCPU, firstRecvs time.Duration
+		last                 int64
+		lastChange           = time.Now()
 	)
 	for {
 		select {
@@ -187,17 +230,30 @@ func measure(statsURL string, lines int, exited <-chan error) (result, error) {
 			continue // not listening yet
 		}
 		now := time.Now()
+		cpu, cpuErr := cpuTime(pid)
+		recvs, recvErr := cpuTimes(recvPids)
+		if err := errors.Join(cpuErr, recvErr); err != nil {
+			return result{}, err
+		}
 		if acked != last {
 			last, lastChange = acked, now
 		}
 		if acked > 0 && first.IsZero() {
-			first, firstAcked = now, acked
+			first, firstAcked, firstCPU, firstRecvs = now, acked, cpu, recvs
+			prof.start()
 		}
 		if acked >= int64(lines) {
 			if acked == firstAcked {
 				return result{}, errors.New("all events acked before the first poll: input too small to measure")
 			}
-			return result{eps: float64(acked-firstAcked) / now.Sub(first).Seconds()}, nil
+			events := float64(acked - firstAcked)
+			return result{
+				eps:         events / now.Sub(first).Seconds(),
+				events:      events,
+				cpu:         (cpu - firstCPU).Seconds(),
+				recvCPU:     (recvs - firstRecvs).Seconds(),
+				loadAverage: loadAverage(),
+			}, nil
 		}
 		if now.Sub(lastChange) > time.Minute {
 			return result{}, fmt.Errorf("stuck at %d acked events of %d", acked, lines)
