@@ -38,7 +38,8 @@ func main() {
 		runs  = flag.Int("runs", 5, "runs per case (0: skip the cases, e.g. to run only the soak)")
 		scale = flag.Int("scale", 5, "also run the scaling cases on an input this many times larger (0: skip)")
 		only  = flag.String("cases", "", "comma-separated case names to run (default: all)")
-		prof  = flag.String("cpuprofile", "", "write a CPU profile of each Filebeat run (its --cpuprofile) into this folder")
+		prof  = flag.String("cpuprofile", "", "write CPU profiles of each Filebeat run's steady state into this folder")
+		cg    = flag.String("callgrind", "", "run Filebeat under valgrind's callgrind, on inputs of -lines/4 and -lines lines, write its outputs into this folder and report instructions per event (slow: about fifty times)")
 		vars  = flag.String("variants", "", `also measure each case under other conditions, alternated with it: "label:KEY=value KEY=value" (Filebeat's environment) or "label:dist=folder" (another build), separated by ";"`)
 		soak  = soakConfig{}
 	)
@@ -54,6 +55,14 @@ func main() {
 	b, err := newBench(*dist, *work)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *cg != "" {
+		if b.callgrind, err = filepath.Abs(*cg); err == nil {
+			err = os.MkdirAll(b.callgrind, 0o755)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
 	}
 	if *prof != "" {
 		if b.profiles, err = filepath.Abs(*prof); err == nil {
@@ -117,6 +126,22 @@ func (b *bench) cases(cases []benchCase, lines, runs, scale int) {
 			inputs[kind] = path
 		}
 	}
+	if b.callgrind != "" {
+		small := lines / 4
+		smallInputs := map[inputKind]string{}
+		for kind := range inputs {
+			path, err := b.input(kind, small)
+			if err != nil {
+				log.Fatal(err)
+			}
+			smallInputs[kind] = path
+		}
+		smallResults := b.runAll(cases, smallInputs, small, runs)
+		bigResults := b.runAll(cases, inputs, lines, runs)
+		fmt.Printf("\n%s\n\n", machine())
+		printInstructions(os.Stdout, cases, smallResults, bigResults, small, lines)
+		return
+	}
 	results := b.runAll(cases, inputs, lines, runs)
 	fmt.Printf("\n%d lines (padded: %d bytes each; realistic: generated, about 200 bytes), %d runs per case, %s\n\n", lines, lineLen, runs, machine())
 	printTable(os.Stdout, cases, results)
@@ -149,6 +174,8 @@ type result struct {
 	recvCPU     float64 // the receivers' CPU seconds meanwhile
 	rssMB       float64 // Filebeat's peak RSS
 	loadAverage float64 // the system's, over the last minute, at the end
+	// instructions is what Filebeat executed in all, under callgrind.
+	instructions float64
 }
 
 // cpuPerEvent is Filebeat's CPU time per event, in microseconds.
@@ -164,8 +191,8 @@ func (b *bench) runAll(cases []benchCase, inputs map[inputKind]string, lines, ru
 			if err != nil {
 				log.Fatalf("%s, run %d: %v", c.name, r, err)
 			}
-			log.Printf("%-22s run %d/%d: %8.0f events/s, CPU %5.2f us/event (receivers %5.2f), peak RSS %5.1f MB, load %.2f",
-				c.name, r, runs, res.eps, res.cpuPerEvent(), res.recvCPUPerEvent(), res.rssMB, res.loadAverage)
+			log.Printf("%-22s run %d/%d: %8.0f events/s, CPU %5.2f us/event (receivers %5.2f), peak RSS %5.1f MB, load %.2f, %.0f instructions",
+				c.name, r, runs, res.eps, res.cpuPerEvent(), res.recvCPUPerEvent(), res.rssMB, res.loadAverage, res.instructions)
 			results[c.name] = append(results[c.name], res)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,21 @@ type bench struct {
 	dist, work string
 	staged     map[string]string // copies of the builds run, by dist/ folder
 	profiles   string            // a folder for Filebeat's CPU profiles; "": none
+	callgrind  string            // a folder for callgrind's outputs: Filebeat runs under it; "": not
+}
+
+// timing is how long Filebeat may take: far longer under callgrind, which
+// runs it about fifty times slower, and polls of /stats far apart, which
+// callgrind counts with the events.
+type timing struct {
+	poll, stuck, stop time.Duration
+}
+
+func (b *bench) timing() timing {
+	if b.callgrind != "" {
+		return timing{poll: time.Second, stuck: 10 * time.Minute, stop: 5 * time.Minute}
+	}
+	return timing{poll: 20 * time.Millisecond, stuck: time.Minute, stop: 30 * time.Second}
 }
 
 func newBench(dist, work string) (*bench, error) {
@@ -159,6 +175,13 @@ logging.metrics.enabled: false
 	}
 	fb := exec.Command(filepath.Join(dist, "filebeat"), args...)
 	fb.Env = append(os.Environ(), c.env...)
+	var callgrindOut string
+	if b.callgrind != "" {
+		callgrindOut = filepath.Join(b.callgrind, fmt.Sprintf("callgrind.out.%s-%d-%d", strings.ReplaceAll(c.name, " ", "-"), lines, round))
+		// Callgrind fails on the signals of Go's asynchronous preemption.
+		fb = exec.Command("valgrind", append([]string{"--tool=callgrind", "--callgrind-out-file=" + callgrindOut, fb.Path}, args...)...)
+		fb.Env = append(os.Environ(), append(c.env, "GODEBUG=asyncpreemptoff=1")...)
+	}
 	fb.Stdout, fb.Stderr = logFile, logFile
 	if err := fb.Start(); err != nil {
 		return result{}, err
@@ -170,20 +193,34 @@ logging.metrics.enabled: false
 	for i, r := range recvs {
 		pids[i] = r.cmd.Process.Pid
 	}
-	res, measureErr := measure("http://"+statsAddr+"/stats", lines, exited, fb.Process.Pid, pids, prof)
+	tm := b.timing()
+	res, measureErr := measure("http://"+statsAddr+"/stats", lines, exited, fb.Process.Pid, pids, prof, tm)
+	if callgrindOut != "" && measureErr == nil {
+		// Callgrind fails on the signal that would stop Filebeat: its
+		// counts are dumped through callgrind_control, then it is killed.
+		if out, err := exec.Command("callgrind_control", "--dump", strconv.Itoa(fb.Process.Pid)).CombinedOutput(); err != nil {
+			measureErr = fmt.Errorf("callgrind_control: %v: %s", err, out)
+		}
+		fb.Process.Kill()
+	}
 	_ = fb.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(tm.stop):
 		fb.Process.Kill()
 		<-exited
-		return result{}, errors.New("filebeat did not stop within 30s of SIGTERM")
+		return result{}, fmt.Errorf("filebeat did not stop within %v of SIGTERM", tm.stop)
 	}
 	if measureErr != nil {
 		return result{}, fmt.Errorf("%w (see %s)", measureErr, logFile.Name())
 	}
-	if ru, ok := fb.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	if ru, ok := fb.ProcessState.SysUsage().(*syscall.Rusage); ok && callgrindOut == "" {
 		res.rssMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+	if callgrindOut != "" {
+		if res.instructions, err = callgrindTotal(callgrindOut + ".1"); err != nil { // the dump's
+			return result{}, err
+		}
 	}
 
 	// Throughput counts only if nothing was lost on the way.
@@ -207,7 +244,7 @@ logging.metrics.enabled: false
 // returns the rate from the first acknowledged event to the last, and the
 // CPU time Filebeat (pid) and the receivers (recvPids) used meanwhile; prof,
 // if not nil, profiles Filebeat meanwhile.
-func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids []int, prof *profiler) (result, error) {
+func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids []int, prof *profiler, tm timing) (result, error) {
 	defer prof.stop()
 	var (
 		first                time.Time
@@ -220,11 +257,11 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 		select {
 		case err := <-exited:
 			return result{}, fmt.Errorf("filebeat exited early: %v", err)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(tm.poll):
 		}
 		acked, err := ackedEvents(statsURL)
 		if err != nil {
-			if time.Since(lastChange) > time.Minute {
+			if time.Since(lastChange) > tm.stuck {
 				return result{}, err
 			}
 			continue // not listening yet
@@ -255,7 +292,7 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 				loadAverage: loadAverage(),
 			}, nil
 		}
-		if now.Sub(lastChange) > time.Minute {
+		if now.Sub(lastChange) > tm.stuck {
 			return result{}, fmt.Errorf("stuck at %d acked events of %d", acked, lines)
 		}
 	}
