@@ -29,8 +29,8 @@
 #   ./build.sh lint     go vet and the pinned staticcheck, on every package
 #   ./build.sh tools    install the pinned staticcheck (go install), as CI does
 #   ./build.sh bench    build, then run the microbenchmarks, the end-to-end
-#                       benchmark and the soak (about 25 minutes); results in
-#                       .bench/results-full.md
+#                       benchmark and the soak (about 30 minutes); results in
+#                       .bench/results-full.md (docs/performance.md)
 #   ./build.sh bench smoke   the same on small inputs, once: checks it runs
 #   ./build.sh bench soak    only the soak (about 5 minutes)
 #   ./build.sh pgo      build, then profile Filebeat on the benchmark and make
