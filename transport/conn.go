@@ -53,6 +53,7 @@ type Conn struct {
 	sc      *stallConn // nil when the socket is not one (tests' dialers)
 
 	deadlineMu sync.Mutex // orders read deadline updates from reader and publisher
+	extended   time.Time  // when the reader last pushed the deadline on; the reader's
 
 	born     time.Time     // when the handshake completed
 	dead     chan struct{} // closed once the connection is unusable
@@ -85,6 +86,7 @@ func newConn(ws *websocket.Conn, fc *frameConn, opts *Options, metrics Metrics, 
 		c.acks = newAcks(opts.AckTimeout)
 	}
 	ws.SetReadLimit(readLimit)
+	fc.beforeRead = c.waiting
 	c.wg.Add(1)
 	go c.read()
 	if opts.PingInterval > 0 || opts.Acks {

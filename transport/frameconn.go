@@ -48,6 +48,11 @@ type frameConn struct {
 	hold     bool      // the message being written may wait: set by the publisher around its write
 	deadline time.Time // the write deadline last set
 
+	// beforeRead, if not nil, runs before each read of the socket: the
+	// reader, about to wait for the server, pushes its read deadline on.
+	// Set before the reader starts; only the reader reads.
+	beforeRead func()
+
 	wire    atomic.Uint64
 	flushed atomic.Uint64
 }
@@ -78,6 +83,14 @@ func (c *frameConn) SetWriteDeadline(t time.Time) error {
 func (c *frameConn) SetDeadline(t time.Time) error {
 	c.deadline = t
 	return c.Conn.SetDeadline(t)
+}
+
+// Read reads from the socket, once gorilla has handled all it had read.
+func (c *frameConn) Read(p []byte) (int, error) {
+	if c.beforeRead != nil {
+		c.beforeRead()
+	}
+	return c.Conn.Read(p)
 }
 
 // Write takes one frame from gorilla.

@@ -25,10 +25,12 @@ import (
 const extendEvery = 10 * time.Millisecond
 
 // read owns all reads: it handles acks, extends the read deadline whenever
-// the server shows life (a pong or any frame; a stream of frames at most
-// every extendEvery, and whenever an ack completes a batch, as the next
-// batch's ack may be due later) and marks the connection dead on the
-// first error, a close frame from the server included.
+// the server shows life (a pong or any frame) and marks the connection dead
+// on the first error, a close frame from the server included. A deadline
+// bounds only reads of the socket, so for the frames of a stream it is
+// pushed on before the reader next waits for the socket (waiting), at most
+// every extendEvery; and whenever an ack completes a batch, as the next
+// batch's ack may be due later.
 func (c *Conn) read() {
 	defer c.wg.Done()
 	c.ws.SetPongHandler(func(string) error {
@@ -37,7 +39,7 @@ func (c *Conn) read() {
 	})
 
 	var msg bytes.Buffer
-	extended := time.Now()
+	c.extended = time.Now()
 	c.extend()
 	for {
 		typ, r, err := c.ws.NextReader()
@@ -57,10 +59,22 @@ func (c *Conn) read() {
 			c.fail(err, func() { c.metrics.ReadError(err) })
 			return
 		}
-		if completed || time.Since(extended) >= extendEvery { // Since reads one clock, Now two
-			extended = time.Now()
+		if completed {
+			c.extended = time.Now()
 			c.extend()
 		}
+	}
+}
+
+// waiting runs before the reader reads the socket (frameConn.beforeRead):
+// the frames read since the last extension showed life, so the deadline is
+// pushed on if it was set extendEvery ago or more. Time.Since reads one
+// clock, time.Now two: this runs once per read of the socket, not per
+// message.
+func (c *Conn) waiting() {
+	if time.Since(c.extended) >= extendEvery {
+		c.extended = time.Now()
+		c.extend()
 	}
 }
 
