@@ -171,6 +171,7 @@ type result struct {
 	eps         float64 // events per second, first ack to last
 	events      float64 // acknowledged meanwhile
 	cpu         float64 // Filebeat's CPU seconds meanwhile
+	sysCPU      float64 // of which in the kernel (system time)
 	recvCPU     float64 // the receivers' CPU seconds meanwhile
 	rssMB       float64 // Filebeat's peak RSS
 	loadAverage float64 // the system's, over the last minute, at the end
@@ -221,6 +222,7 @@ func cpu(r result) float64  { return r.cpu }
 func load(r result) float64 { return r.loadAverage }
 
 func cpuPerEvent(r result) float64     { return r.cpuPerEvent() }
+func sysShare(r result) float64        { return r.sysCPU / r.cpu }
 func recvCPUPerEvent(r result) float64 { return r.recvCPUPerEvent() }
 
 // ratio formats a/b, or "-" when there is no b.
@@ -235,8 +237,8 @@ func ratio(a, b float64) string {
 // against its baseline (on the same input), CPU per event and RSS against
 // the ceiling of its input.
 func printTable(w *os.File, cases []benchCase, results map[string][]result) {
-	fmt.Fprintln(w, "| case | events/s | ratio | vs | Filebeat CPU s | CPU µs/event | CPU ratio | CPU vs ceiling | receivers' CPU µs/event | peak RSS MB | RSS vs ceiling |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| case | events/s | ratio | vs | Filebeat CPU s | of which system | CPU µs/event | CPU ratio | CPU vs ceiling | receivers' CPU µs/event | peak RSS MB | RSS vs ceiling |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var loads []result
 	for _, c := range cases {
 		rs := results[c.name]
@@ -260,8 +262,8 @@ func printTable(w *os.File, cases []benchCase, results map[string][]result) {
 		if c.receivers > 0 {
 			recv = fmt.Sprintf("%.2f", median(rs, recvCPUPerEvent))
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %.2f | %.2f | %s | %s | %s | %.1f | %s |\n", c.name, e, ratio(e, median(base, eps)), vs,
-			median(rs, cpu), perEvent, ratio(perEvent, median(base, cpuPerEvent)), vsCeiling, recv, m, rssDelta)
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %.2f | %.0f %% | %.2f | %s | %s | %s | %.1f | %s |\n", c.name, e, ratio(e, median(base, eps)), vs,
+			median(rs, cpu), 100*median(rs, sysShare), perEvent, ratio(perEvent, median(base, cpuPerEvent)), vsCeiling, recv, m, rssDelta)
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range loads {

@@ -250,6 +250,7 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 		first                time.Time
 		firstAcked           int64
 		firstCPU, firstRecvs time.Duration
+		firstSys             time.Duration
 		last                 int64
 		lastChange           = time.Now()
 	)
@@ -267,7 +268,8 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 			continue // not listening yet
 		}
 		now := time.Now()
-		cpu, cpuErr := cpuTime(pid)
+		user, sys, cpuErr := cpuTimes2(pid)
+		cpu := user + sys
 		recvs, recvErr := cpuTimes(recvPids)
 		if err := errors.Join(cpuErr, recvErr); err != nil {
 			return result{}, err
@@ -276,7 +278,7 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 			last, lastChange = acked, now
 		}
 		if acked > 0 && first.IsZero() {
-			first, firstAcked, firstCPU, firstRecvs = now, acked, cpu, recvs
+			first, firstAcked, firstCPU, firstRecvs, firstSys = now, acked, cpu, recvs, sys
 			prof.start()
 		}
 		if acked >= int64(lines) {
@@ -288,6 +290,7 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 				eps:         events / now.Sub(first).Seconds(),
 				events:      events,
 				cpu:         (cpu - firstCPU).Seconds(),
+				sysCPU:      (sys - firstSys).Seconds(),
 				recvCPU:     (recvs - firstRecvs).Seconds(),
 				loadAverage: loadAverage(),
 			}, nil
