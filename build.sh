@@ -31,14 +31,18 @@
 #   ./build.sh lint     go vet and the pinned staticcheck, on every package
 #   ./build.sh tools    install the pinned staticcheck (go install), as CI does
 #   ./build.sh bench    build, then run the microbenchmarks, the end-to-end
-#                       benchmark and the soak (about 25 minutes); results in
-#                       .bench/results-full.md
+#                       benchmark and the soak (about 30 minutes); results in
+#                       .bench/results-full.md (docs/performance.md)
 #   ./build.sh bench smoke   the same on small inputs, once: checks it runs
 #   ./build.sh bench soak    only the soak (about 5 minutes)
+#   ./build.sh pgo      build, then profile Filebeat on the benchmark and make
+#                       that the PGO profile of the next builds
+#                       (pgo/filebeat-<sha256>.pprof, pgo/README.md)
 #
 # Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
 # git describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's
-# files, default: the commit's).
+# files, default: the commit's), PGO=off (build host and plugin without
+# the PGO profile, to measure what it gains; both or neither).
 #
 # go.mod pins the Go release: its toolchain line if it has one, else its go
 # line. Go reads that line as a minimum, and a newer go would build a plugin
@@ -85,11 +89,39 @@ STATICCHECK_VERSION=v0.8.2
 MODULE=$(go list -m)
 MODULES=(. transport packaging)
 
+# pgo_profile prints the profile host and plugin are built with
+# (profile-guided optimisation, pgo/README.md): the one file
+# pgo/filebeat-<first 12 hex digits of its SHA-256>.pprof. Go records only
+# a profile's file name (-trimpath), and plugincheck and the packages'
+# capability compare what Go records, so the name must say which profile
+# it is: build.sh refuses a file whose name does not match its content.
+pgo_profile() {
+	local files=("$ROOT"/pgo/filebeat-*.pprof) sum
+	if [ ${#files[@]} -ne 1 ] || [ ! -f "${files[0]}" ]; then
+		echo "build.sh: want exactly one PGO profile pgo/filebeat-<sha256, 12 hex digits>.pprof, found: ${files[*]}" >&2
+		exit 1
+	fi
+	sum=$(sha256sum "${files[0]}" | cut -c1-12)
+	if [ "$(basename "${files[0]}")" != "filebeat-$sum.pprof" ]; then
+		echo "build.sh: ${files[0]#"$ROOT"/} is not named for its content: rename it pgo/filebeat-$sum.pprof (Go records only the name, so the name must tell profiles apart)" >&2
+		exit 1
+	fi
+	echo "${files[0]}"
+}
+
 # The flags of every build, host and plugin alike. The environment's GOFLAGS
-# must not make them differ, so it is replaced, not extended.
+# must not make them differ, so it is replaced, not extended. Host and
+# plugin are built with the same PGO profile, which the plugin loader
+# requires of them (they share packages); PGO=off builds both without
+# (for measuring what PGO gains: ./build.sh with PGO=off DIST=...).
 export CGO_ENABLED=1
 export GOFLAGS=-buildvcs=false
 BUILD_FLAGS=(-trimpath)
+if [ "${PGO:-on}" = off ]; then
+	BUILD_FLAGS+=(-pgo=off)
+else
+	BUILD_FLAGS+=("-pgo=$(pgo_profile)")
+fi
 
 plugin_version() {
 	if [ -n "${PLUGIN_VERSION:-}" ]; then
@@ -173,7 +205,7 @@ write_buildinfo() {
 		echo "beats: $(go list -m -f '{{.Version}}' github.com/elastic/beats/v7)"
 		echo "filebeat: built from $(cat "$DIST/filebeat.version" 2>/dev/null || echo unknown)"
 		echo "plugin: $(cat "$DIST/websocket.so.version" 2>/dev/null || echo unknown)"
-		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS ${BUILD_FLAGS[*]}"
+		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS ${BUILD_FLAGS[*]//"$ROOT/"/}"
 		if [ -f "$DIST/filebeat" ]; then
 			echo "check: $("$DIST/plugincheck" "$DIST/filebeat" "$DIST/websocket.so" | head -n 1)"
 		fi
@@ -519,6 +551,25 @@ bench() {
 	echo "results in .bench/results-$mode.md" >&2
 }
 
+# pgo_refresh profiles the real Filebeat with the plugin on the benchmark's
+# main cases (wsbench -cpuprofile: the steady state only, a second at a
+# time) and makes the merged profile the one host and plugin are built
+# with, pgo/filebeat-<sha256>.pprof, in place of the last. It expects dist/
+# built. Then rebuild, measure and commit it (pgo/README.md).
+pgo_refresh() {
+	local profiles sum
+	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsbench" ./cmd/wsbench
+	profiles=$(mktemp -d)
+	"$DIST/wsbench" -dist "$DIST" -work .bench -lines 400000 -runs 2 -scale 0 -cpuprofile "$profiles" \
+		-cases frame-event,frame-batch,ack-event,ack-each-event,codec-json-batch,compress-real >/dev/null
+	go tool pprof -proto "$profiles"/*.pprof >"$profiles/merged"
+	sum=$(sha256sum "$profiles/merged" | cut -c1-12)
+	rm -f pgo/filebeat-*.pprof
+	mv "$profiles/merged" "pgo/filebeat-$sum.pprof"
+	rm -rf "$profiles"
+	echo "wrote pgo/filebeat-$sum.pprof: rebuild with ./build.sh, measure (pgo/README.md) and commit it" >&2
+}
+
 case "${1:-all}" in
 all) build_all ;;
 plugin)
@@ -565,8 +616,12 @@ bench)
 	build_all
 	bench "${2:-full}"
 	;;
+pgo)
+	build_all
+	pgo_refresh
+	;;
 *)
-	echo "usage: $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]]" >&2
+	echo "usage: $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]|pgo]" >&2
 	exit 2
 	;;
 esac

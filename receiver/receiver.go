@@ -25,7 +25,7 @@ const maxMessage = 64 << 20
 // options are what a receiver requires of its clients and how it answers.
 type options struct {
 	ack         bool          // select beats-ack.v1 and acknowledge what is written
-	ackInterval time.Duration // least time between two acks on a connection
+	ackInterval time.Duration // least time between two acks on a connection; 0: an ack per message
 	crashAfter  int64         // exit at once after this many messages; 0: never
 	closeEvery  uint64        // close each connection after this many messages; 0: never
 	closeCode   int           // the close frame's status code for closeEvery
@@ -108,7 +108,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.active.Add(1)
 	var acker sync.WaitGroup
 	stopAcker := make(chan struct{})
-	if rc.ack && ws.Subprotocol() == protocol.Subprotocol {
+	acks := rc.ack && ws.Subprotocol() == protocol.Subprotocol
+	eachMessage := acks && rc.ackInterval == 0 // the reader acknowledges as it takes
+	if acks && !eachMessage {
 		acker.Add(1)
 		go func() {
 			defer acker.Done()
@@ -139,7 +141,20 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			log.Printf("write output: %v", err)
 			return
 		}
+		if eachMessage && !ss.isClosing() {
+			if err := rc.sendAck(ss); err != nil {
+				log.Printf("connection from %s: ack: %v", r.RemoteAddr, err)
+				return
+			}
+		}
 	}
+}
+
+// isClosing says whether the session takes no more messages.
+func (ss *session) isClosing() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.closing
 }
 
 // take writes a message to the sink and counts it, unless the session is
@@ -229,7 +244,10 @@ func (rc *receiver) checkJSON(line []byte) {
 // output file, and acknowledges them all. Acks coalesce: whatever arrives
 // while one is sent, or within ackInterval after it, goes into the next.
 // Pacing them keeps a fast stream of small messages from costing an ack
-// (a flush, a write, and a read on the client) every few messages.
+// (a flush, a write, and a read on the client) every few messages. With
+// ackInterval 0 there is no acker: the reader acknowledges each message
+// as soon as it has taken it, one ack per message, as the simplest server
+// does.
 func (rc *receiver) acknowledge(ss *session, stop <-chan struct{}) {
 	pace := time.NewTimer(0)
 	defer pace.Stop()

@@ -338,3 +338,29 @@ func TestRun_WritesTheAddressItListensOnAndStopsWithItsContext(t *testing.T) {
 		t.Fatalf("output %q", b)
 	}
 }
+
+// With -ack-interval 0 every message gets its own ack, sent once the
+// message is in the output file: the server that acknowledges each message
+// the benchmark measures the client against.
+func TestAck_IntervalZeroAcknowledgesEveryMessage(t *testing.T) {
+	rc, _, url, out := startReceiver(t, options{ack: true})
+	ws := dial(t, url, protocol.Subprotocol)
+	const n = 200
+	for i := 1; i <= n; i++ {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprint("line ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := uint64(1); i <= n; i++ {
+		if got := readAck(t, ws); got != i {
+			t.Fatalf("ack %d, want %d: one ack per message, in order", got, i)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(b), "\n"); lines != n || rc.acks.Load() != n {
+		t.Fatalf("%d lines in the output and %d acks sent, want %d each", lines, rc.acks.Load(), n)
+	}
+}

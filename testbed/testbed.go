@@ -119,6 +119,11 @@ func (r *Receiver) Kill() {
 	<-r.exited
 }
 
+// Pid is the receiver's process id.
+func (r *Receiver) Pid() int {
+	return r.cmd.Process.Pid
+}
+
 // Stats are the receiver's counts (ReceiverStats).
 func (r *Receiver) Stats() (receiver.Stats, error) {
 	return ReceiverStats(nil, "http://"+r.Addr)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,13 @@ func (p *Pending) ackedBy(n uint64) int {
 // batch counts as delivered only when the server's count covers the number
 // of its last message. It knows nothing of the connection: the connection
 // numbers the messages and says how many it sent.
+//
+// A server may acknowledge every message, thousands a second. An ack that
+// completes no batch costs the reader two atomic operations, without the
+// lock: acked takes the count, and next, the last message of the oldest
+// waiting batch, says whether it completes one. Only then does the reader
+// take the lock, resolve what the count completes, and wake the publisher
+// if it waits for room.
 type acks struct {
 	timeout time.Duration // ack.timeout
 
@@ -67,15 +75,22 @@ type acks struct {
 	// connection proved it works.
 	delivered atomic.Bool
 
+	acked atomic.Uint64 // the server's latest count; only the reader raises it
+	next  atomic.Uint64 // queue[0].Last, or noneWaiting; written with mu held
+
 	mu       sync.Mutex
-	acked    uint64 // the server's latest count
 	queue    []*Pending
 	failed   bool
 	progress chan struct{} // closed, and replaced, when the queue shrinks
 }
 
+// noneWaiting is next while no batch waits: no count reaches it.
+const noneWaiting = math.MaxUint64
+
 func newAcks(timeout time.Duration) *acks {
-	return &acks{timeout: timeout, progress: make(chan struct{})}
+	a := &acks{timeout: timeout, progress: make(chan struct{}), queue: make([]*Pending, 0, AckWindow)}
+	a.next.Store(noneWaiting)
+	return a
 }
 
 // add takes over a batch whose messages, p.First to p.Last, were all
@@ -83,19 +98,23 @@ func newAcks(timeout time.Duration) *acks {
 // already came or the connection has failed.
 func (a *acks) add(p *Pending) {
 	a.mu.Lock()
-	switch {
-	case a.failed:
-		acked := a.acked
+	if a.failed {
+		acked := a.acked.Load()
 		a.mu.Unlock()
 		a.resolve(p, p.ackedBy(acked))
-	case a.acked >= p.Last:
-		a.mu.Unlock()
-		a.resolve(p, p.Events)
-	default:
-		p.deadline = time.Now().Add(a.timeout)
-		a.queue = append(a.queue, p)
-		a.mu.Unlock()
+		return
 	}
+	p.deadline = time.Now().Add(a.timeout)
+	a.queue = append(a.queue, p)
+	a.next.Store(a.queue[0].Last)
+	// An ack that came meanwhile, between the reader storing its count and
+	// loading next, may have found no batch to complete. The reader stores
+	// acked then loads next, this stores next then loads acked: one of the
+	// two sees the other's store (sync/atomic is sequentially consistent).
+	var buf [AckWindow + 1]*Pending
+	done := a.complete(a.acked.Load(), buf[:0])
+	a.mu.Unlock()
+	a.resolveAll(done)
 }
 
 // abandon resolves a batch whose writing failed, which failed the
@@ -104,41 +123,62 @@ func (a *acks) add(p *Pending) {
 // known, and not needed: the server cannot have acknowledged a message that
 // was not written.
 func (a *acks) abandon(p *Pending) {
-	a.mu.Lock()
-	acked := a.acked
-	a.mu.Unlock()
-	a.resolve(p, p.ackedBy(acked))
+	a.resolve(p, p.ackedBy(a.acked.Load()))
 }
 
-// ack records the server's count n, of the sent messages so far, and
-// resolves every batch it completes. A count beyond what was sent is a
-// protocol error; a count lower than an earlier one is stale and ignored.
-func (a *acks) ack(n, sent uint64) error {
+// ack records the server's count n of the messages sent so far and
+// resolves every batch it completes; it says whether it completed one. A
+// count beyond what was sent is a protocol error; a count lower than an
+// earlier one is stale and ignored. Only the reader calls it.
+func (a *acks) ack(n, sent uint64) (completed bool, err error) {
 	if n > sent {
-		return fmt.Errorf("protocol error: server acknowledged %d messages, only %d were sent on this connection", n, sent)
+		return false, fmt.Errorf("protocol error: server acknowledged %d messages, only %d were sent on this connection", n, sent)
+	}
+	if n <= a.acked.Load() {
+		return false, nil
+	}
+	a.acked.Store(n)
+	if n < a.next.Load() {
+		return false, nil // the oldest waiting batch is not complete yet
 	}
 	a.mu.Lock()
-	if n <= a.acked {
-		a.mu.Unlock()
-		return nil
-	}
-	a.acked = n
-	var done []*Pending
-	for len(a.queue) > 0 && a.queue[0].Last <= n {
-		done = append(done, a.queue[0])
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
-	}
-	if len(done) > 0 {
-		close(a.progress)
-		a.progress = make(chan struct{})
-	}
+	var buf [AckWindow + 1]*Pending
+	done := a.complete(n, buf[:0])
 	a.mu.Unlock()
+	a.resolveAll(done)
+	return len(done) > 0, nil
+}
 
+// complete takes the batches that the count n completes out of the queue,
+// appending them to done, and wakes whoever waits for the queue to shrink.
+// Called with mu held.
+func (a *acks) complete(n uint64, done []*Pending) []*Pending {
+	k := 0
+	for k < len(a.queue) && a.queue[k].Last <= n {
+		done = append(done, a.queue[k])
+		k++
+	}
+	if k == 0 {
+		return done
+	}
+	rest := copy(a.queue, a.queue[k:])
+	clear(a.queue[rest:])
+	a.queue = a.queue[:rest]
+	if rest > 0 {
+		a.next.Store(a.queue[0].Last)
+	} else {
+		a.next.Store(noneWaiting)
+	}
+	close(a.progress)
+	a.progress = make(chan struct{})
+	return done
+}
+
+// resolveAll resolves batches the server acknowledged in full.
+func (a *acks) resolveAll(done []*Pending) {
 	for _, p := range done {
 		a.resolve(p, p.Events)
 	}
-	return nil
 }
 
 // fail resolves every waiting batch: what the server acknowledged counts,
@@ -150,8 +190,9 @@ func (a *acks) ack(n, sent uint64) error {
 func (a *acks) fail() {
 	a.mu.Lock()
 	a.failed = true
-	queue, acked := a.queue, a.acked
+	queue, acked := a.queue, a.acked.Load()
 	a.queue = nil
+	a.next.Store(noneWaiting)
 	a.mu.Unlock()
 	if len(queue) == 0 {
 		return
@@ -239,5 +280,9 @@ func (a *acks) overdue() (deadline time.Time, pending uint64, ok bool) {
 	if len(a.queue) == 0 {
 		return time.Time{}, 0, false
 	}
-	return a.queue[0].deadline, a.queue[len(a.queue)-1].Last - a.acked, true
+	last, acked := a.queue[len(a.queue)-1].Last, a.acked.Load()
+	if acked > last { // the reader has the count, and is about to complete them
+		acked = last
+	}
+	return a.queue[0].deadline, last - acked, true
 }

@@ -37,15 +37,14 @@ type Checklist interface {
 // credential is ever reported.
 func Check(opts Options, d Checklist) bool {
 	proxy := newProxyDialer(&opts)
-	t := &checker{opts: &opts, proxy: proxy, dialer: newDialer(&opts, proxy)}
+	t := &checker{opts: &opts, proxy: proxy}
 	return t.host(d)
 }
 
 // checker is one Check.
 type checker struct {
-	opts   *Options
-	proxy  *proxyDialer
-	dialer *websocket.Dialer
+	opts  *Options
+	proxy *proxyDialer
 }
 
 // group runs checks as one named group of the checklist and says whether
@@ -128,12 +127,11 @@ type handshake struct {
 // way. The dialer's timeout bounds it.
 func (t *checker) handshake() *handshake {
 	h := &handshake{}
-	dialer := *t.dialer
-	dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := t.dialer.NetDialContext(ctx, network, addr)
+	dialer := newDialer(t.opts, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := t.proxy.DialContext(ctx, network, addr)
 		h.dialed, h.dialErr = true, err
 		return conn, err
-	}
+	})
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 		TLSHandshakeDone: func(state tls.ConnectionState, err error) {
 			h.tlsDone, h.tlsState, h.tlsErr = true, state, err

@@ -16,11 +16,6 @@ import (
 	"github.com/beats-websocket/websocket-output/transport/protocol"
 )
 
-// writeBufferSize is gorilla's buffer for outgoing frames, which a client
-// must copy to mask. A frame: batch message larger than this is sent as
-// several frames, one write each, so it is sized for a few hundred events.
-const writeBufferSize = 64 << 10
-
 // Client is the connection to one server, made and made again: Connect
 // dials, after an exponential, jittered backoff once something failed; Conn
 // is the live connection; Lost drops one that failed. See the package's
@@ -28,7 +23,7 @@ const writeBufferSize = 64 << 10
 type Client struct {
 	opts    Options
 	name    string // the URL as Display shows it
-	dialer  *websocket.Dialer
+	proxy   *proxyDialer
 	metrics Metrics
 	log     Logger
 	ignored *RateLimited // server messages that are not acks
@@ -56,7 +51,7 @@ func NewClient(opts Options, metrics Metrics, log Logger) *Client {
 	return &Client{
 		opts:    opts,
 		name:    Display(opts.URL),
-		dialer:  newDialer(&opts, newProxyDialer(&opts)),
+		proxy:   newProxyDialer(&opts),
 		metrics: metrics,
 		log:     log,
 		ignored: NewRateLimited(log, "Ignored a message from the server", ""),
@@ -69,24 +64,6 @@ func NewClient(opts Options, metrics Metrics, log Logger) *Client {
 		ctx:    ctx,
 		cancel: cancel,
 	}
-}
-
-// newDialer is gorilla's dialer for the server: through proxy, with TLS,
-// the subprotocol and compression as opts say.
-func newDialer(opts *Options, proxy *proxyDialer) *websocket.Dialer {
-	d := &websocket.Dialer{
-		NetDialContext:    proxy.DialContext,
-		HandshakeTimeout:  opts.Timeout,
-		WriteBufferSize:   writeBufferSize,
-		EnableCompression: opts.Compression > 0,
-	}
-	if opts.URL.Scheme == "wss" {
-		d.TLSClientConfig = opts.TLS
-	}
-	if opts.Acks {
-		d.Subprotocols = []string{protocol.Subprotocol}
-	}
-	return d
 }
 
 // Name is the server's URL without credentials, for logs and errors.
@@ -134,7 +111,7 @@ func (c *Client) Connect() error {
 		c.useCompression(ws, resp)
 	}
 
-	cn := newConn(ws, &c.opts, c.metrics, c.ignored)
+	cn := newConn(ws, ws.NetConn().(*frameConn), &c.opts, c.metrics, c.ignored) // newDialer's connections are frameConns
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -183,9 +160,8 @@ func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
 		raw       net.Conn
 		cancelled bool
 	)
-	d := *c.dialer
-	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := c.dialer.NetDialContext(ctx, network, addr)
+	d := newDialer(&c.opts, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := c.proxy.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +173,7 @@ func (c *Client) dial() (*websocket.Conn, *http.Response, error) {
 		}
 		raw = conn
 		return conn, nil
-	}
+	})
 	stop := context.AfterFunc(c.ctx, func() {
 		mu.Lock()
 		defer mu.Unlock()

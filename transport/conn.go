@@ -39,16 +39,21 @@ type Conn struct {
 	acks    *acks        // nil when acknowledgements are off
 
 	// sent numbers the data messages: the publishing goroutine increments
-	// it before each write, so that an ack can never outrun it.
+	// it before each write. fc, under gorilla, counts the same messages as
+	// they reach the socket: what an ack may cover, and what a failed
+	// write leaves delivered.
 	sent atomic.Uint64
+	fc   *frameConn
 	// writing is set while the publisher writes data; dataEnd is where the
 	// data written so far ends in the socket's byte count (stallConn), so
-	// that the watcher can tell data waiting to be taken from pings.
+	// that the watcher can tell data waiting to be taken from pings. Data
+	// held in fc is not in the socket: the server cannot take it yet.
 	writing atomic.Bool
 	dataEnd atomic.Uint64
 	sc      *stallConn // nil when the socket is not one (tests' dialers)
 
 	deadlineMu sync.Mutex // orders read deadline updates from reader and publisher
+	extended   time.Time  // when the reader last pushed the deadline on; the reader's
 
 	born     time.Time     // when the handshake completed
 	dead     chan struct{} // closed once the connection is unusable
@@ -61,11 +66,14 @@ type Conn struct {
 	wg        sync.WaitGroup
 }
 
-// newConn takes over ws and starts its goroutines. With PingInterval 0
-// there are no pings, and no read deadline but that of an awaited ack.
-func newConn(ws *websocket.Conn, opts *Options, metrics Metrics, ignored *RateLimited) *Conn {
+// newConn takes over ws, whose connection is fc, and starts its
+// goroutines. With PingInterval 0 there are no pings, and no read deadline
+// but that of an awaited ack.
+func newConn(ws *websocket.Conn, fc *frameConn, opts *Options, metrics Metrics, ignored *RateLimited) *Conn {
+	fc.start()
 	c := &Conn{
 		ws:      ws,
+		fc:      fc,
 		opts:    opts,
 		metrics: metrics,
 		ignored: ignored,
@@ -78,6 +86,7 @@ func newConn(ws *websocket.Conn, opts *Options, metrics Metrics, ignored *RateLi
 		c.acks = newAcks(opts.AckTimeout)
 	}
 	ws.SetReadLimit(readLimit)
+	fc.beforeRead = c.readingSocket
 	c.wg.Add(1)
 	go c.read()
 	if opts.PingInterval > 0 {
@@ -92,18 +101,36 @@ func newConn(ws *websocket.Conn, opts *Options, metrics Metrics, ignored *RateLi
 }
 
 // Write sends msg as one message of the given type (websocket.TextMessage
-// or BinaryMessage) and returns the number it gave the message. Only the
-// publishing goroutine may call it. A write fails only when it takes no
-// bytes for Options.Timeout, not when a large message takes long on a slow
-// link. On failure the connection is unusable and the error says why,
-// preferring the reader's diagnosis (a missing pong, a close frame) to the
-// bare write error it caused; the write error is counted only if it is what
-// ended the connection. A connection found dead gives no number (0).
+// or BinaryMessage), after the messages WriteMore held back, and returns
+// the number it gave the message: when it returns nil, every message
+// written so far is in the socket. Only the publishing goroutine may call
+// it. A write fails only when it takes no bytes for Options.Timeout, not
+// when a large message takes long on a slow link. On failure the
+// connection is unusable, Flushed says which messages reached the socket,
+// and the error says why, preferring the reader's diagnosis (a missing
+// pong, a close frame) to the bare write error it caused; the write error
+// is counted only if it is what ended the connection. A connection found
+// dead gives no number (0).
 func (c *Conn) Write(opcode int, msg []byte) (uint64, error) {
+	return c.write(opcode, msg, false)
+}
+
+// WriteMore is Write for a message that more follow at once: it may wait
+// in the connection's buffer, up to 64 KiB of frames, for the next Write
+// (or a full buffer) to send it with the others in one system call. It
+// returns nil when the message is either in the socket or held. Control
+// frames never wait behind it, and Close discards what is held (it was
+// never sent). The last message of a batch goes with Write.
+func (c *Conn) WriteMore(opcode int, msg []byte) (uint64, error) {
+	return c.write(opcode, msg, true)
+}
+
+func (c *Conn) write(opcode int, msg []byte, more bool) (uint64, error) {
 	if err := c.Err(); err != nil {
 		return 0, err
 	}
-	seq := c.sent.Add(1) // before the write, so that the ack cannot come first
+	seq := c.sent.Add(1)
+	c.fc.hold = more
 	c.writing.Store(true)
 	err := c.ws.WriteMessage(opcode, msg)
 	if c.sc != nil {
@@ -117,6 +144,14 @@ func (c *Conn) Write(opcode int, msg []byte) (uint64, error) {
 		return seq, c.Err()
 	}
 	return seq, nil
+}
+
+// Flushed is the number of the last message in the socket: every message
+// up to it went out in writes that succeeded, those after it were not
+// sent (held by WriteMore when the connection died, or in the write that
+// failed). Only the publishing goroutine may call it.
+func (c *Conn) Flushed() uint64 {
+	return c.fc.flushed.Load()
 }
 
 // failWrite fails the connection with a write's error, counted as a write
@@ -158,9 +193,7 @@ func (c *Conn) Acked() uint64 {
 	if c.acks == nil {
 		return 0
 	}
-	c.acks.mu.Lock()
-	defer c.acks.mu.Unlock()
-	return c.acks.acked
+	return c.acks.acked.Load()
 }
 
 // Acks says whether the server acknowledges what it receives: batches

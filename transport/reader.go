@@ -16,9 +16,21 @@ import (
 // server answers pings, acknowledges in time, or at least takes the data
 // queued ahead of a ping.
 
+// extendEvery is how often, at most, the reader pushes the read deadline
+// on while the server sends message after message (a server may
+// acknowledge every one): setting a deadline updates a timer in the
+// runtime, too dear for every message. The pong deadline is set as much
+// later, so that a server that stops answering is declared dead at most
+// this much after ping_timeout, never before.
+const extendEvery = 10 * time.Millisecond
+
 // read owns all reads: it handles acks, extends the read deadline whenever
 // the server shows life (a pong or any frame) and marks the connection dead
-// on the first error, a close frame from the server included.
+// on the first error, a close frame from the server included. A deadline
+// bounds only reads of the socket, so for the frames of a stream it is
+// pushed on before the reader next waits for the socket (readingSocket), at most
+// every extendEvery; and whenever an ack completes a batch, as the next
+// batch's ack may be due later.
 func (c *Conn) read() {
 	defer c.wg.Done()
 	c.ws.SetPongHandler(func(string) error {
@@ -27,8 +39,9 @@ func (c *Conn) read() {
 	})
 
 	var msg bytes.Buffer
+	c.extended = time.Now()
+	c.extend()
 	for {
-		c.extend()
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
 			c.failRead(err)
@@ -41,43 +54,63 @@ func (c *Conn) read() {
 			c.failRead(err)
 			return
 		}
-		if err := c.handle(typ, msg.Bytes()); err != nil {
+		completed, err := c.handle(typ, msg.Bytes())
+		if err != nil {
 			c.fail(err, func() { c.metrics.ReadError(err) })
 			return
+		}
+		if completed {
+			c.extended = time.Now()
+			c.extend()
 		}
 	}
 }
 
-// handle acts on a message from the server. Without acks nothing the server
-// sends means anything; with acks a text message is an ack, and anything
-// else is ignored with a rate-limited warning. An impossible ack is a
-// protocol error, which ends the connection.
-func (c *Conn) handle(typ int, msg []byte) error {
+// readingSocket runs before the reader reads the socket (frameConn.beforeRead):
+// the frames read since the last extension showed life, so the deadline is
+// pushed on if it was set extendEvery ago or more. Time.Since reads one
+// clock, time.Now two: this runs once per read of the socket, not per
+// message.
+func (c *Conn) readingSocket() {
+	if time.Since(c.extended) >= extendEvery {
+		c.extended = time.Now()
+		c.extend()
+	}
+}
+
+// handle acts on a message from the server, and says whether it completed
+// a batch. Without acks nothing the server sends means anything; with acks
+// a text message is an ack, and anything else is ignored with a
+// rate-limited warning. An impossible ack is a protocol error, which ends
+// the connection: a count beyond the messages in the socket (those that
+// WriteMore holds were not sent).
+func (c *Conn) handle(typ int, msg []byte) (completed bool, err error) {
 	if c.acks == nil {
-		return nil
+		return false, nil
 	}
 	if typ != websocket.TextMessage {
 		c.ignored.Report(fmt.Errorf("%w: a binary message of %d bytes", protocol.ErrNotAck, len(msg)))
-		return nil
+		return false, nil
 	}
 	n, err := protocol.ParseAck(msg)
 	if err != nil {
 		c.ignored.Report(err)
-		return nil
+		return false, nil
 	}
-	return c.acks.ack(n, c.sent.Load())
+	return c.acks.ack(n, c.fc.wire.Load())
 }
 
 // extend sets the read deadline: a pong is due within PingInterval +
 // PingTimeout (a pong for the ping sent at the end of an interval is due
-// within PingTimeout after it), and the oldest awaited ack by its deadline.
+// within PingTimeout after it; and extendEvery more), and the oldest
+// awaited ack by its deadline.
 // Called by the reader whenever the server shows life, by the pinger while
 // the server takes data, and by the publisher when a batch starts waiting
 // for its ack.
 func (c *Conn) extend() {
 	var deadline time.Time
 	if c.opts.PingInterval > 0 {
-		deadline = time.Now().Add(c.opts.PingInterval + c.opts.PingTimeout)
+		deadline = time.Now().Add(c.opts.PingInterval + c.opts.PingTimeout + extendEvery)
 	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()

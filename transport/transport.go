@@ -7,11 +7,14 @@
 // its batches into Pending, and its Observer into Metrics.
 //
 // Concurrency: one goroutine, the publisher (libbeat's output worker),
-// calls a Client's Connect, Conn and Lost and a Conn's Write, Await and
-// Abandon, never concurrently; Close may come from any goroutine at any
-// time. A Conn owns a reader goroutine and, with pings, a pinger, which
-// writes only control frames through gorilla's WriteControl: with one data
-// writer that is gorilla's concurrency contract.
+// calls a Client's Connect, Conn and Lost and a Conn's Write, WriteMore,
+// Flushed, Await and Abandon, never concurrently; Close may come from any
+// goroutine at any time. A Conn owns a reader goroutine and, with pings, a
+// pinger, which writes only control frames through gorilla's WriteControl:
+// with one data writer that is gorilla's concurrency contract. Under
+// gorilla, a frameConn holds the data frames WriteMore writes until Write
+// sends them, so that a batch of small messages costs a few system calls;
+// control frames never wait there.
 package transport
 
 import (

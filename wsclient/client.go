@@ -27,6 +27,8 @@ type Client struct {
 	// Owned by the worker goroutine.
 	enc   encode.Encoder
 	buf   []byte                 // the message being built, reused across publishes
+	spare []byte                 // frame: event's second message buffer (sendEvents)
+	sizes []int                  // frame: event's message sizes, for the bytes written
 	drops *transport.RateLimited // warnings of dropped events
 }
 

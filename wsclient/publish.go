@@ -48,6 +48,9 @@ func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
 	if cap(c.buf) > maxRetainedBuf {
 		c.buf = nil
 	}
+	if cap(c.spare) > maxRetainedBuf {
+		c.spare = nil
+	}
 	if w.err != nil {
 		return c.abort(cn, batch, w)
 	}
@@ -60,37 +63,69 @@ type written struct {
 	kept  []publisher.Event // the batch's events less those dropped, in the order sent
 	first uint64            // the number of the message that carries kept[0] (or would have)
 	last  uint64            // the number of the last message written
-	n     int               // how many of kept went out, when a write failed
-	bytes int
-	err   error // the write that failed, if one did
+	n     int               // how many of kept reached the socket, when a write failed
+	bytes int               // of the messages that reached the socket
+	err   error             // the write that failed, if one did
 }
 
-// sendEvents writes one message per event. A failed write ends it; kept
-// then holds what was not dropped before the failure, and the rest.
+// sendEvents writes one message per event. All but the last go with
+// WriteMore, so that the connection sends them a buffer at a time; each is
+// written once the next event is encoded, so that the last goes with
+// Write, which sends it with the rest. A failed write ends it: n is then
+// how many of kept reached the socket (Conn.Flushed), and kept holds what
+// was not dropped before the failure, and the rest.
 func (c *Client) sendEvents(cn *transport.Conn, events []publisher.Event) written {
 	w := written{first: cn.Sent() + 1}
 	var dropped []int
+	bufs := [2][]byte{c.buf, c.spare} // taking turns: bufs[cur] takes the next event, the other holds held
+	cur := 0
+	var held []byte // the last event encoded, not yet written
+	sizes := c.sizes[:0]
 	for i := range events {
-		msg, err := c.enc.Append(c.buf[:0], &events[i].Content)
+		msg, err := c.enc.Append(bufs[cur][:0], &events[i].Content)
 		if err != nil {
 			dropped = append(dropped, i)
 			c.drops.Report(err)
 			continue
 		}
-		c.buf = msg
-		seq, err := cn.Write(c.opcode, msg)
-		if err != nil {
-			w.n, w.err = i-len(dropped), err
-			break
+		bufs[cur] = msg
+		if held != nil {
+			if w.err = c.writeEvent(cn, &w, held, true); w.err != nil {
+				break
+			}
+			sizes = append(sizes, len(held))
 		}
-		w.last = seq
-		w.bytes += len(msg)
+		held, cur = msg, cur^1
 	}
+	if held != nil && w.err == nil {
+		if w.err = c.writeEvent(cn, &w, held, false); w.err == nil {
+			sizes = append(sizes, len(held))
+		}
+	}
+	c.buf, c.spare, c.sizes = bufs[0], bufs[1], sizes
 	w.kept = without(events, dropped)
-	if w.err == nil {
-		w.n = len(w.kept)
+	w.n = len(w.kept)
+	if w.err != nil {
+		// Held messages that never reached the socket count as not sent.
+		w.n = min(w.n, int(cn.Flushed()-min(cn.Flushed(), w.first-1)))
+	}
+	for _, size := range sizes[:min(w.n, len(sizes))] {
+		w.bytes += size
 	}
 	return w
+}
+
+// writeEvent writes one event's message, with WriteMore if more follow.
+func (c *Client) writeEvent(cn *transport.Conn, w *written, msg []byte, more bool) error {
+	write := cn.Write
+	if more {
+		write = cn.WriteMore
+	}
+	seq, err := write(c.opcode, msg)
+	if err == nil {
+		w.last = seq
+	}
+	return err
 }
 
 // sendBatch writes the whole batch as one message, each event followed by

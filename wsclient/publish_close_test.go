@@ -2,7 +2,9 @@ package wsclient
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,24 @@ import (
 // goroutine: Close, or the server. Each test holds the publisher between
 // two events (pausingEncoder) and, where the window matters, the socket's
 // Close (gatedCloseDialer), so that the interleaving happens every run.
+//
+// With frame: event the publisher writes each event once it has encoded
+// the next, and the connection holds messages back until 64 KiB have
+// gathered. Events of 40 KiB (bigBatchOf) leave it holding one at a time:
+// paused at encoding event k, events 0 to k-3 are on the wire, k-2 waits
+// in the connection's buffer and k-1 in the publisher's.
+
+// bigBatchOf is signalledBatchOf with events of 40 KiB, whose messages
+// start "event i ".
+func bigBatchOf(n int) *signalled {
+	events := make([]beat.Event, n)
+	for i := range events {
+		events[i] = logEvent(fmt.Sprintf("event %d %s", i, strings.Repeat("p", 40<<10)))
+	}
+	b := &signalled{Batch: outest.NewBatch(events...), ch: make(chan outest.BatchSignal, 10)}
+	b.OnSignal = func(sig outest.BatchSignal) { b.ch <- sig }
+	return b
+}
 
 // pausingEncoder encodes as its inner encoder, but its Append of the event
 // at index at (counting across calls) waits for resume, after closing
@@ -115,9 +135,9 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 			gate := newGatedClose()
 			c, obs := newClientWith(t, cfg, testLogger(), gate.onSockets)
 			mustConnect(t, c)
-			enc := pauseAt(c, 2)
+			enc := pauseAt(c, 4) // frame: event: events 0 and 1 on the wire, 2 and 3 held
 
-			b := signalledBatchOf(5)
+			b := bigBatchOf(5)
 			published := make(chan error, 1)
 			go func() { published <- c.Publish(context.Background(), b) }()
 			enc.waitPaused(t)
@@ -147,16 +167,18 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 }
 
 // The same with the server acknowledging part of it before Close: exactly
-// that part counts as delivered.
+// that part counts as delivered. The server received one event more than
+// it acknowledged; of the rest, one was held in the connection's buffer
+// (Close discards it), one in the publisher's, two not yet encoded.
 func TestAck_CloseDuringPublishACKsExactlyWhatTheServerAcknowledged(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	gate := newGatedClose()
 	c, obs := newClientWith(t, ackTestConfig(s), testLogger(), gate.onSockets)
 	mustConnect(t, c)
 	ws := s.Conn()
-	enc := pauseAt(c, 3)
+	enc := pauseAt(c, 5) // events 0 to 2 on the wire, 3 and 4 held
 
-	b := signalledBatchOf(5)
+	b := bigBatchOf(7)
 	published := make(chan error, 1)
 	go func() { published <- c.Publish(context.Background(), b) }()
 	enc.waitPaused(t)
@@ -173,11 +195,15 @@ func TestAck_CloseDuringPublishACKsExactlyWhatTheServerAcknowledged(t *testing.T
 	close(gate.release)
 	<-closed
 	<-published
-	if got := messagesOf(t, sig.Events); sig.Tag != outest.BatchRetryEvents || len(got) != 3 || got[0] != "event 2" {
-		t.Fatalf("signal %v with %q, want events 2 to 4 retried", sig.Tag, got)
+	got := messagesOf(t, sig.Events)
+	if sig.Tag != outest.BatchRetryEvents || len(got) != 5 || !strings.HasPrefix(got[0], "event 2 ") || !strings.HasPrefix(got[4], "event 6 ") {
+		t.Fatalf("signal %v with %d events, want events 2 to 6 retried", sig.Tag, len(got))
 	}
-	if obs.acked.Load() != 2 || obs.failed.Load() != 3 {
-		t.Fatalf("observer: %s, want 2 acked, 3 failed", obs)
+	if obs.acked.Load() != 2 || obs.failed.Load() != 5 {
+		t.Fatalf("observer: %s, want 2 acked, 5 failed", obs)
+	}
+	if n := s.Pending(); n != 0 {
+		t.Fatalf("the server received %d messages more than the 3 on the wire: the held ones were not discarded", n)
 	}
 	obs.balanced(t)
 }

@@ -8,7 +8,7 @@ import (
 // The capability of testdata's Filebeat. It must not change unless what
 // decides loading does: a plugin package built before such a change does
 // not install beside a host package built after it.
-const realCapability = "filebeat-plugin-abi-go1.26.8-6eeeaee9865098fe"
+const realCapability = "filebeat-plugin-abi-go1.26.8-69e88500621b136f"
 
 func TestCapability_OfTheBuildOfBuildSh(t *testing.T) {
 	host, _ := realBuilds(t)
@@ -28,6 +28,8 @@ func TestCapability_ChangesWithWhatTheLoaderCompares(t *testing.T) {
 		{"with -race", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "-race", "true") }},
 		{"build tags", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "-tags", "netgo") }},
 		{"-gcflags", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "-gcflags", "-l") }},
+		{"another PGO profile", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "-pgo", "filebeat-0123456789ab.pprof") }},
+		{"without PGO", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "-pgo", "") }},
 		{"another GOAMD64 level", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "GOAMD64", "v3") }},
 		{"a setting this check does not know", func(_ *testing.T, h *debug.BuildInfo) { setSetting(h, "-newflag", "on") }},
 		{"another version of a module", func(t *testing.T, h *debug.BuildInfo) { dep(t, h, gorilla).Version = "v1.5.1" }},

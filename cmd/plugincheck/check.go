@@ -41,7 +41,7 @@ var settingEffects = map[string]effect{
 	"-gcflags":     mayRefuse, // checked: -l changes export data (inline bodies), -N does not
 	"-asmflags":    mayRefuse,
 	"-cover":       mayRefuse,
-	"-pgo":         mayRefuse,
+	"-pgo":         refuses,     // checked: a host built with the benchmark's profile refused a plugin built without one ("a different version of package internal/abi"); Go records only the profile's file name, which build.sh makes its SHA-256
 	"GOAMD64":      loadsButCPU, // checked: v3 plugin, v1 host
 	"GO386":        loadsButCPU,
 	"GOARM":        loadsButCPU,

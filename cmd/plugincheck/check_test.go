@@ -99,6 +99,11 @@ func TestMismatches(t *testing.T) {
 			want:   []string{"build setting -trimpath: filebeat has true, websocket.so has (not set) (Go refuses the plugin)"},
 		},
 		{
+			name:   "plugin built without the host's PGO profile",
+			change: func(_ *testing.T, _, p *debug.BuildInfo) { setSetting(p, "-pgo", "") },
+			want:   []string{"build setting -pgo: filebeat has filebeat-df0d2057efdc.pprof, websocket.so has (not set) (Go refuses the plugin)"},
+		},
+		{
 			name:   "plugin built with -race",
 			change: func(_ *testing.T, _, p *debug.BuildInfo) { setSetting(p, "-race", "true") },
 			want:   []string{"build setting -race: filebeat has (not set), websocket.so has true (Go refuses the plugin)"},

@@ -8,12 +8,16 @@
 // Each case runs -runs times, interleaved with the others so that a noisy
 // moment hurts every case alike; the table gives medians. Throughput is
 // measured from the first acknowledged event to the last (Filebeat's own
-// libbeat.output.events.acked), so start-up time does not count; peak RSS
-// is Filebeat's maximum resident set size (getrusage).
+// libbeat.output.events.acked), so start-up time does not count, and so is
+// the CPU time Filebeat and the receivers use (user + system, from
+// /proc/<pid>/stat): on a machine shared with other work, CPU per event is
+// the steadier figure. Peak RSS is Filebeat's maximum resident set size
+// (getrusage). -variants measures the cases again under other conditions,
+// alternated with them: Filebeat's environment (GOGC, GOMEMLIMIT) or
+// another build (dist=folder).
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -36,6 +40,9 @@ func main() {
 		runs  = flag.Int("runs", 5, "runs per case (0: skip the cases, e.g. to run only the soak)")
 		scale = flag.Int("scale", 5, "also run the scaling cases on an input this many times larger (0: skip)")
 		only  = flag.String("cases", "", "comma-separated case names to run (default: all)")
+		prof  = flag.String("cpuprofile", "", "write CPU profiles of each Filebeat run's steady state into this folder")
+		cg    = flag.String("callgrind", "", "run Filebeat under valgrind's callgrind, on inputs of -lines/4 and -lines lines, write its outputs into this folder and report instructions per event (slow: about fifty times)")
+		vars  = flag.String("variants", "", `also measure each case under other conditions, alternated with it: "label:KEY=value KEY=value" (Filebeat's environment) or "label:dist=folder" (another build), separated by ";"`)
 		soak  = soakConfig{}
 	)
 	flag.IntVar(&soak.lines, "soak", 0, "then run the soak (soak.go) on a log of this many lines (0: skip)")
@@ -51,8 +58,39 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *cg != "" {
+		if b.callgrind, err = filepath.Abs(*cg); err == nil {
+			err = os.MkdirAll(b.callgrind, 0o755)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *prof != "" {
+		if b.profiles, err = filepath.Abs(*prof); err == nil {
+			err = os.MkdirAll(b.profiles, 0o755)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *runs > 0 {
-		b.cases(*lines, *runs, *scale, *only)
+		cases, err := selectCases(allCases(), *only)
+		if err != nil {
+			log.Fatal(err)
+		}
+		variants, err := parseVariants(*vars)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for i, v := range variants {
+			if v.dist != "" {
+				if variants[i].dist, err = filepath.Abs(v.dist); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}
+		b.cases(withVariants(cases, variants), *lines, *runs, *scale)
 	}
 	if soak.lines > 0 {
 		if soak.seed == 0 {
@@ -76,60 +114,88 @@ func main() {
 	}
 }
 
-// cases runs the benchmark's cases (those named in only, or all) runs
-// times each on a log of lines lines, then the scaling cases on one scale
-// times larger, and prints the tables.
-func (b *bench) cases(lines, runs, scale int, only string) {
-	input, err := b.input(lines)
-	if err != nil {
-		log.Fatal(err)
+// cases runs cases runs times each on inputs of lines lines, then the
+// scaling cases on inputs scale times larger, and prints the tables.
+func (b *bench) cases(cases []benchCase, lines, runs, scale int) {
+	inputs := map[inputKind]string{}
+	for _, c := range cases {
+		kind := c.inputKind()
+		if inputs[kind] == "" {
+			path, err := b.input(kind, lines)
+			if err != nil {
+				log.Fatal(err)
+			}
+			inputs[kind] = path
+		}
 	}
-	cases := selectCases(allCases(), only)
-
-	results := b.runAll(cases, input, lines, runs)
-	fmt.Printf("\n%d lines of %d bytes, %d runs per case, %s\n\n", lines, testbed.LineLen, runs, machine())
+	if b.callgrind != "" {
+		small := lines / 4
+		smallInputs := map[inputKind]string{}
+		for kind := range inputs {
+			path, err := b.input(kind, small)
+			if err != nil {
+				log.Fatal(err)
+			}
+			smallInputs[kind] = path
+		}
+		smallResults := b.runAll(cases, smallInputs, small, runs)
+		bigResults := b.runAll(cases, inputs, lines, runs)
+		fmt.Printf("\n%s\n\n", machine())
+		printInstructions(os.Stdout, cases, smallResults, bigResults, small, lines)
+		return
+	}
+	results := b.runAll(cases, inputs, lines, runs)
+	fmt.Printf("\n%d lines (padded: %d bytes each; realistic: generated, about 200 bytes), %d runs per case, %s\n\n", lines, testbed.LineLen, runs, machine())
 	printTable(os.Stdout, cases, results)
 
-	if scale > 1 {
+	scaled, _ := selectCases(cases, "ceiling,frame-event,frame-batch")
+	if scale > 1 && len(scaled) > 0 {
 		big := lines * scale
-		bigInput, err := b.input(big)
+		path, err := b.input(padded, big)
 		if err != nil {
 			log.Fatal(err)
 		}
-		scaled := selectCases(cases, "ceiling,frame-event,frame-batch")
-		bigResults := b.runAll(scaled, bigInput, big, max(1, runs/2))
+		bigResults := b.runAll(scaled, map[inputKind]string{padded: path}, big, max(1, runs/2))
 		fmt.Printf("\nScaling: %d lines (%dx)\n\n", big, scale)
 		printScaling(os.Stdout, scaled, results, bigResults)
 	}
 }
 
-func (b *bench) input(n int) (string, error) {
-	path := filepath.Join(b.work, fmt.Sprintf("input-%d.log", n))
-	if fi, err := os.Stat(path); err == nil && fi.Size() == int64(n*(testbed.LineLen+1)) {
-		return path, nil
+func (c benchCase) inputKind() inputKind {
+	if c.input == "" {
+		return padded
 	}
-	log.Printf("generating %s", path)
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	return path, testbed.AppendLines(path, 0, n, testbed.BenchLine)
+	return c.input
 }
 
 // result is one run of one case.
 type result struct {
-	eps   float64 // events per second, first ack to last
-	rssMB float64 // Filebeat's peak RSS
+	eps         float64 // events per second, first ack to last
+	events      float64 // acknowledged meanwhile
+	cpu         float64 // Filebeat's CPU seconds meanwhile
+	sysCPU      float64 // of which in the kernel (system time)
+	recvCPU     float64 // the receivers' CPU seconds meanwhile
+	rssMB       float64 // Filebeat's peak RSS
+	loadAverage float64 // the system's, over the last minute, at the end
+	// instructions is what Filebeat executed in all, under callgrind.
+	instructions float64
 }
 
-func (b *bench) runAll(cases []benchCase, input string, lines, runs int) map[string][]result {
+// cpuPerEvent is Filebeat's CPU time per event, in microseconds.
+func (r result) cpuPerEvent() float64 { return r.cpu / r.events * 1e6 }
+
+func (r result) recvCPUPerEvent() float64 { return r.recvCPU / r.events * 1e6 }
+
+func (b *bench) runAll(cases []benchCase, inputs map[inputKind]string, lines, runs int) map[string][]result {
 	results := map[string][]result{}
 	for r := 1; r <= runs; r++ {
 		for _, c := range cases {
-			res, err := b.run(c, input, lines)
+			res, err := b.run(c, inputs[c.inputKind()], lines, r)
 			if err != nil {
 				log.Fatalf("%s, run %d: %v", c.name, r, err)
 			}
-			log.Printf("%-22s run %d/%d: %8.0f events/s, peak RSS %5.1f MB", c.name, r, runs, res.eps, res.rssMB)
+			log.Printf("%-22s run %d/%d: %8.0f events/s, CPU %5.2f us/event (receivers %5.2f), peak RSS %5.1f MB, load %.2f, %.0f instructions",
+				c.name, r, runs, res.eps, res.cpuPerEvent(), res.recvCPUPerEvent(), res.rssMB, res.loadAverage, res.instructions)
 			results[c.name] = append(results[c.name], res)
 		}
 	}
@@ -152,56 +218,71 @@ func median[T any](xs []T, f func(T) float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-func eps(r result) float64 { return r.eps }
-func rss(r result) float64 { return r.rssMB }
+func eps(r result) float64  { return r.eps }
+func rss(r result) float64  { return r.rssMB }
+func cpu(r result) float64  { return r.cpu }
+func load(r result) float64 { return r.loadAverage }
 
+func cpuPerEvent(r result) float64     { return r.cpuPerEvent() }
+func sysShare(r result) float64        { return r.sysCPU / r.cpu }
+func recvCPUPerEvent(r result) float64 { return r.recvCPUPerEvent() }
+
+// ratio formats a/b, or "-" when there is no b.
+func ratio(a, b float64) string {
+	if math.IsNaN(b) || b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// printTable prints each case's medians: throughput and CPU per event
+// against its baseline (on the same input), CPU per event and RSS against
+// the ceiling of its input.
 func printTable(w *os.File, cases []benchCase, results map[string][]result) {
-	fmt.Fprintln(w, "| case | events/s (median) | ratio | vs | peak RSS MB (median) | RSS vs ceiling |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | --- | ---: | ---: |")
-	ceilRSS := median(results["ceiling"], rss)
+	fmt.Fprintln(w, "| case | events/s | ratio | vs | Filebeat CPU s | of which system | CPU µs/event | CPU ratio | CPU vs ceiling | receivers' CPU µs/event | peak RSS MB | RSS vs ceiling |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var loads []result
 	for _, c := range cases {
 		rs := results[c.name]
-		e, m := median(rs, eps), median(rs, rss)
-		base := results[c.baseline]
-		ratio := "-"
-		if len(base) > 0 && c.baseline != c.name {
-			ratio = fmt.Sprintf("%.2f", e/median(base, eps))
+		loads = append(loads, rs...)
+		base, vs := results[c.baseline], c.baseline
+		if c.baseline == c.name {
+			base, vs = nil, "-"
 		}
-		delta := "-"
-		if len(results["ceiling"]) > 0 && c.name != "ceiling" {
-			delta = fmt.Sprintf("%+.1f MB", m-ceilRSS)
+		ceilingName := "ceiling"
+		if c.inputKind() == realistic {
+			ceilingName = "ceiling-real"
 		}
-		baseName := c.baseline
-		if baseName == c.name {
-			baseName = "-"
+		ceiling := results[ceilingName]
+		e, perEvent, m := median(rs, eps), median(rs, cpuPerEvent), median(rs, rss)
+		rssDelta, vsCeiling := "-", "-"
+		if len(ceiling) > 0 && c.name != ceilingName {
+			rssDelta = fmt.Sprintf("%+.1f MB", m-median(ceiling, rss))
+			vsCeiling = ratio(perEvent, median(ceiling, cpuPerEvent))
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %.1f | %s |\n", c.name, e, ratio, baseName, m, delta)
+		recv := "-"
+		if c.receivers > 0 {
+			recv = fmt.Sprintf("%.2f", median(rs, recvCPUPerEvent))
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %.2f | %.0f %% | %.2f | %s | %s | %s | %.1f | %s |\n", c.name, e, ratio(e, median(base, eps)), vs,
+			median(rs, cpu), 100*median(rs, sysShare), perEvent, ratio(perEvent, median(base, cpuPerEvent)), vsCeiling, recv, m, rssDelta)
 	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range loads {
+		lo, hi = min(lo, r.loadAverage), max(hi, r.loadAverage)
+	}
+	fmt.Fprintf(w, "\nLoad average (1 min) at the end of the runs: %.2f to %.2f, median %.2f.\n", lo, hi, median(loads, load))
 }
 
 func printScaling(w *os.File, cases []benchCase, small, big map[string][]result) {
-	fmt.Fprintln(w, "| case | events/s 1x | events/s big | ratio | peak RSS MB 1x | peak RSS MB big |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| case | events/s 1x | events/s big | ratio | CPU µs/event 1x | CPU µs/event big | peak RSS MB 1x | peak RSS MB big |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, c := range cases {
 		s, b := small[c.name], big[c.name]
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %.1f | %.1f |\n", c.name,
-			median(s, eps), median(b, eps), median(b, eps)/median(s, eps), median(s, rss), median(b, rss))
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %.1f |\n", c.name,
+			median(s, eps), median(b, eps), median(b, eps)/median(s, eps),
+			median(s, cpuPerEvent), median(b, cpuPerEvent), median(s, rss), median(b, rss))
 	}
-}
-
-func selectCases(all []benchCase, names string) []benchCase {
-	if names == "" {
-		return all
-	}
-	var out []benchCase
-	for _, c := range all {
-		for _, n := range strings.Split(names, ",") {
-			if c.name == n {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
 }
 
 func machine() string {

@@ -231,7 +231,12 @@ func (b *bench) startFilebeat(dir, logPath, addr string) (*exec.Cmd, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	fb := exec.Command(filepath.Join(b.dist, "filebeat"), "--plugin", filepath.Join(b.dist, "websocket.so"),
+	bin, err := b.stage(b.dist)
+	if err != nil {
+		logFile.Close()
+		return nil, "", err
+	}
+	fb := exec.Command(filepath.Join(bin, "filebeat"), "--plugin", filepath.Join(bin, "websocket.so"),
 		"-e", "--strict.perms=false", "-c", cfgPath, "--path.home", dir)
 	fb.Stdout, fb.Stderr = logFile, logFile
 	err = fb.Start()

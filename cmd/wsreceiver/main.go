@@ -14,11 +14,12 @@
 //
 // With -ack it implements the server side of acknowledged delivery
 // (PROTOCOL.md): it selects the beats-ack.v1 subprotocol and acknowledges
-// messages once they are written to the output. -crash-after N simulates a
-// crash: after the N-th message it exits at once, without flushing or
-// acknowledging what it holds. -close-every N ends each connection after
-// its N-th message with a close frame of status -close-code, leaving the
-// last messages unacknowledged.
+// messages once they are written to the output, at most one ack per
+// -ack-interval, or one per message with -ack-interval 0. -crash-after N
+// simulates a crash: after the N-th message it exits at once, without
+// flushing or acknowledging what it holds. -close-every N ends each
+// connection after its N-th message with a close frame of status
+// -close-code, leaving the last messages unacknowledged.
 //
 // -tls-cert and -tls-key serve wss://, -client-ca requires client
 // certificates (mutual TLS), -token or -basic-auth require credentials in
@@ -46,7 +47,7 @@ func main() {
 	flag.DurationVar(&s.StatsEvery, "stats", 0, "log the counts to stderr at this interval (0: only at exit)")
 	flag.DurationVar(&s.Drain, "drain", 5*time.Second, "how long shutdown waits for clients to answer the close frame")
 	flag.BoolVar(&s.Ack, "ack", false, "acknowledge messages once written to the output (subprotocol beats-ack.v1, PROTOCOL.md)")
-	flag.DurationVar(&s.AckInterval, "ack-interval", 5*time.Millisecond, "with -ack: least time between two acks on a connection (acks cover everything written before them)")
+	flag.DurationVar(&s.AckInterval, "ack-interval", 5*time.Millisecond, "with -ack: least time between two acks on a connection (acks cover everything written before them); 0: acknowledge each message as soon as it is taken, one ack per message, as the simplest server does")
 	flag.Int64Var(&s.CrashAfter, "crash-after", 0, "simulate a crash: exit at once after this many messages, without flushing or acknowledging (0: never)")
 	flag.Uint64Var(&s.CloseEvery, "close-every", 0, "close each connection after this many messages, with a close frame of status -close-code and before acknowledging the last ones (0: never)")
 	flag.IntVar(&s.CloseCode, "close-code", 1000, "with -close-every: the close frame's status code, such as 1000, 1001, 1008 or 1011")
