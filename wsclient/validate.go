@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-
 	"github.com/beats-websocket/websocket-output/transport"
 )
 
@@ -205,7 +203,7 @@ func isToken(s string) bool {
 // settings name can be read, so that the error names the key; and that the
 // CA pins are SHA-256 fingerprints, which libbeat compares as text at every
 // handshake and never checks.
-func validateTLSFiles(tls *tlscommon.Config) error {
+func validateTLSFiles(tls *tlsSettings) error {
 	if !tls.IsEnabled() {
 		return nil
 	}

@@ -1,0 +1,1 @@
+../../wsclient/check_test.go

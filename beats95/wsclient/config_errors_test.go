@@ -1,0 +1,1 @@
+../../wsclient/config_errors_test.go

@@ -1,0 +1,1 @@
+../../wsclient/credentials_test.go

@@ -1,0 +1,1 @@
+../../wsclient/interleave_test.go
