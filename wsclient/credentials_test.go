@@ -3,7 +3,6 @@ package wsclient
 import (
 	"strings"
 	"testing"
-
 )
 
 // No part of a URL's user information may appear in any message: not when

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 

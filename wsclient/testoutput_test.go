@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/beats-websocket/websocket-output/transport/wstest"
-
 )
 
 // testOutput does what `filebeat test output` does with the output the
