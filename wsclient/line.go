@@ -64,6 +64,9 @@ func (c *Client) Connect() error {
 	return c.conn.Connect()
 }
 
+// validateLineTLS checks the ssl settings only this line has: none.
+func validateLineTLS(*tlsSettings) error { return nil }
+
 // loadTLS loads the ssl settings: nil when there are none.
 func loadTLS(c *tlsSettings) (*tlsConfig, error) {
 	return tlscommon.LoadTLSConfig(c)

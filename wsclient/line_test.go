@@ -29,6 +29,9 @@ var (
 	newConsoleDriverWithKiller = beattest.NewConsoleDriverWithKiller
 )
 
+// lineBadValues are bad values of the settings only this line has: none.
+func lineBadValues() []badValue { return nil }
+
 // connect calls Connect as libbeat does, on a Client or libbeat's
 // failover client.
 func connect(c outputs.NetworkClient) error { return c.Connect() }

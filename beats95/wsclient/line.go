@@ -7,6 +7,10 @@ package wsclient
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/outputs"
@@ -96,6 +100,24 @@ func (o renamed) Cancelled(n int) { o.RetryableErrors(n) }
 // not ctx, ends a backoff wait or a handshake early, as on 7.17.
 func (c *Client) Connect(_ context.Context) error {
 	return c.conn.Connect()
+}
+
+// validateLineTLS checks the ssl settings 9.5 has and 7.17 has not, which
+// its library checks only at the first handshake, if at all:
+// ca_trusted_fingerprint, a CA's SHA-256 in hex, and key_passphrase_path, a
+// file to read.
+func validateLineTLS(tls *tlsSettings) error {
+	if fp := tls.CATrustedFingerprint; fp != "" {
+		if b, err := hex.DecodeString(strings.ReplaceAll(fp, ":", "")); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("ssl.ca_trusted_fingerprint: %q is not a SHA-256 fingerprint in hex (64 hex digits)", fp)
+		}
+	}
+	if path := tls.Certificate.PassphrasePath; path != "" {
+		if err := readable(path); err != nil {
+			return fmt.Errorf("ssl.key_passphrase_path: %w", err)
+		}
+	}
+	return nil
 }
 
 // loadTLS loads the ssl settings: nil when there are none.

@@ -32,6 +32,15 @@ var (
 	newConsoleDriverWithKiller = beattest.NewConsoleDriverWithKiller
 )
 
+// lineBadValues are bad values of the ssl settings 9.5 has and 7.17 has
+// not.
+func lineBadValues() []badValue {
+	return []badValue{
+		{map[string]interface{}{"schema": "wss", "ssl.ca_trusted_fingerprint": "nope"}, []string{"ssl.ca_trusted_fingerprint", `"nope"`}, nil},
+		{map[string]interface{}{"schema": "wss", "ssl.key_passphrase_path": "/nonexistent/passphrase"}, []string{"ssl.key_passphrase_path", "/nonexistent/passphrase"}, nil},
+	}
+}
+
 // connect calls Connect as libbeat does, on a Client or libbeat's
 // failover client.
 func connect(c outputs.NetworkClient) error { return c.Connect(context.Background()) }
