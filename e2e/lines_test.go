@@ -149,33 +149,89 @@ func TestLines_PluginOfTheOtherLineIsRefusedByPlugincheckAndByFilebeat(t *testin
 	}
 }
 
+// upgradeCase is a Filebeat 7.17 that ships first lines of a log and
+// stops, the log growing to total lines, and Filebeat 9.5 started on the
+// same data path with the same configuration.
+type upgradeCase struct {
+	name         string
+	input        func(log string) string
+	first, total int
+	// want9 is in Filebeat 9.5's log: how it took the registry over.
+	want9 string
+}
+
+var upgradeCases = []upgradeCase{
+	// 9.x identifies filestream's files by fingerprint, 7.17 by inode and
+	// device: at start 9.x moves each registry entry whose file is still
+	// there, and at least 1 KiB, to its fingerprint.
+	{"filestream", inputFor, 5000, 8000, "are the same, migrating"},
+	// The log input keeps its registry as it was; 9.x runs it only with
+	// allow_deprecated_use, which 7.17 ignores.
+	{"log input with allow_deprecated_use", func(log string) string {
+		return fmt.Sprintf("- type: log\n  paths: [%q]\n  scan_frequency: 200ms\n  allow_deprecated_use: true\n", log)
+	}, 5000, 8000, ""},
+}
+
 func TestLines_UpgradeFrom717To95InPlaceResumesWithoutResendingOrLosing(t *testing.T) {
+	only95(t)
+	d717, d95 := bothDists(t)
+	for _, uc := range upgradeCases {
+		t.Run(uc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+			writeLog(t, log, 0, uc.first)
+			recv := startReceiver(t, dir, "127.0.0.1:0", out)
+
+			// 7.17 ships the first lines and records them in its registry.
+			fb := startFilebeatFrom(t, filepath.Join(d717, "filebeat"), dir, filepath.Join(d717, "websocket.so"), uc.input(log), outputTo(recv, ""))
+			waitFor(t, 2*time.Minute, fmt.Sprintf("%d events from Filebeat 7.17", uc.first), func() bool { return recv.stats(t).Events == int64(uc.first) })
+			fb.stop(t)
+			logged717 := len(fb.output())
+
+			// The log grows while no Filebeat runs; 9.5 starts on the
+			// same data path (the same registry).
+			writeLog(t, log, uc.first, uc.total)
+			fb = startFilebeatFrom(t, filepath.Join(d95, "filebeat"), dir, filepath.Join(d95, "websocket.so"), uc.input(log), outputTo(recv, ""))
+			waitFor(t, 2*time.Minute, fmt.Sprintf("%d events in all after Filebeat 9.5 started", uc.total), func() bool {
+				if n := recv.stats(t).Events; n > int64(uc.total) {
+					t.Fatalf("the receiver got %d events for %d lines: Filebeat 9.5 sent again what 7.17 had sent", n, uc.total)
+				}
+				return recv.stats(t).Events == int64(uc.total)
+			})
+			fb.stop(t)
+			recv.stop(t)
+			// Every line once, in order: a line sent again would stand
+			// out of place.
+			wantLines(t, received(t, out), uc.total)
+			if log9 := fb.output()[logged717:]; !strings.Contains(log9, uc.want9) {
+				t.Errorf("Filebeat 9.5's log does not say %q:\n%s", uc.want9, log9)
+			}
+		})
+	}
+}
+
+// A file that 7.17 had read but that is under 1 KiB when 9.5 starts has no
+// fingerprint to move its registry entry to: 9.5 reads it from its start
+// once it grows past 1 KiB, sending again what 7.17 had sent.
+func TestLines_UpgradeFrom717To95ResendsAFileUnder1KiB(t *testing.T) {
 	only95(t)
 	d717, d95 := bothDists(t)
 	dir := t.TempDir()
 	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
-	const first, total = 5000, 8000
-	writeLog(t, log, 0, first)
+	writeLog(t, log, 0, 3) // about 600 bytes
 	recv := startReceiver(t, dir, "127.0.0.1:0", out)
-
-	// 7.17 ships the first lines and records them in its registry.
 	fb := startFilebeatFrom(t, filepath.Join(d717, "filebeat"), dir, filepath.Join(d717, "websocket.so"), inputFor(log), outputTo(recv, ""))
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d events from Filebeat 7.17", first), func() bool { return recv.stats(t).Events == first })
+	waitFor(t, time.Minute, "3 events from Filebeat 7.17", func() bool { return recv.stats(t).Events == 3 })
 	fb.stop(t)
 
-	// The log grows while no Filebeat runs; 9.5 starts on the same data
-	// path (the same registry) and the same configuration.
-	writeLog(t, log, first, total)
 	fb = startFilebeatFrom(t, filepath.Join(d95, "filebeat"), dir, filepath.Join(d95, "websocket.so"), inputFor(log), outputTo(recv, ""))
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d events in all after Filebeat 9.5 started", total), func() bool {
-		if n := recv.stats(t).Events; n > total {
-			t.Fatalf("the receiver got %d events for %d lines: Filebeat 9.5 sent again what 7.17 had sent", n, total)
-		}
-		return recv.stats(t).Events == total
+	waitFor(t, time.Minute, "Filebeat 9.5's warning that small files are delayed", func() bool {
+		return strings.Contains(fb.output(), "ingestion from some files will be delayed")
 	})
-	// The registry's offset is settled; anything sent again would be
-	// sent at once, with the rest.
+	writeLog(t, log, 3, 10) // now about 2 KiB
+	waitFor(t, time.Minute, "the 10 lines from Filebeat 9.5, the first 3 again", func() bool { return recv.stats(t).Events == 13 })
 	fb.stop(t)
 	recv.stop(t)
-	wantLines(t, received(t, out), total)
+	got := received(t, out)
+	wantLines(t, got[3:], 10)
 }
