@@ -212,26 +212,50 @@ func TestLines_UpgradeFrom717To95InPlaceResumesWithoutResendingOrLosing(t *testi
 
 // A file that 7.17 had read but that is under 1 KiB when 9.5 starts has no
 // fingerprint to move its registry entry to: 9.5 reads it from its start
-// once it grows past 1 KiB, sending again what 7.17 had sent.
-func TestLines_UpgradeFrom717To95ResendsAFileUnder1KiB(t *testing.T) {
+// once it grows past 1 KiB, sending again what 7.17 had sent. With
+// file_identity.native, 7.17's identity, on both, 9.5 reads it at once and
+// sends nothing again.
+func TestLines_UpgradeFrom717To95ResendsAFileUnder1KiBUnlessNativeIdentity(t *testing.T) {
 	only95(t)
 	d717, d95 := bothDists(t)
-	dir := t.TempDir()
-	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
-	writeLog(t, log, 0, 3) // about 600 bytes
-	recv := startReceiver(t, dir, "127.0.0.1:0", out)
-	fb := startFilebeatFrom(t, filepath.Join(d717, "filebeat"), dir, filepath.Join(d717, "websocket.so"), inputFor(log), outputTo(recv, ""))
-	waitFor(t, time.Minute, "3 events from Filebeat 7.17", func() bool { return recv.stats(t).Events == 3 })
-	fb.stop(t)
+	for _, native := range []bool{false, true} {
+		t.Run(fmt.Sprintf("file_identity.native=%v", native), func(t *testing.T) {
+			dir := t.TempDir()
+			log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+			input := inputFor(log)
+			if native {
+				input += "  file_identity.native: ~\n"
+			}
+			writeLog(t, log, 0, 3) // about 600 bytes
+			recv := startReceiver(t, dir, "127.0.0.1:0", out)
+			fb := startFilebeatFrom(t, filepath.Join(d717, "filebeat"), dir, filepath.Join(d717, "websocket.so"), input, outputTo(recv, ""))
+			waitFor(t, time.Minute, "3 events from Filebeat 7.17", func() bool { return recv.stats(t).Events == 3 })
+			fb.stop(t)
 
-	fb = startFilebeatFrom(t, filepath.Join(d95, "filebeat"), dir, filepath.Join(d95, "websocket.so"), inputFor(log), outputTo(recv, ""))
-	waitFor(t, time.Minute, "Filebeat 9.5's warning that small files are delayed", func() bool {
-		return strings.Contains(fb.output(), "ingestion from some files will be delayed")
-	})
-	writeLog(t, log, 3, 10) // now about 2 KiB
-	waitFor(t, time.Minute, "the 10 lines from Filebeat 9.5, the first 3 again", func() bool { return recv.stats(t).Events == 13 })
-	fb.stop(t)
-	recv.stop(t)
-	got := received(t, out)
-	wantLines(t, got[3:], 10)
+			fb = startFilebeatFrom(t, filepath.Join(d95, "filebeat"), dir, filepath.Join(d95, "websocket.so"), input, outputTo(recv, ""))
+			if !native {
+				waitFor(t, time.Minute, "Filebeat 9.5's warning that small files are delayed", func() bool {
+					return strings.Contains(fb.output(), "ingestion from some files will be delayed")
+				})
+			}
+			writeLog(t, log, 3, 10) // now about 2 KiB
+			want := 10
+			if !native {
+				want = 13 // the first 3 again
+			}
+			waitFor(t, time.Minute, fmt.Sprintf("%d events in all", want), func() bool {
+				if n := recv.stats(t).Events; n > int64(want) {
+					t.Fatalf("the receiver got %d events, want %d", n, want)
+				}
+				return recv.stats(t).Events == int64(want)
+			})
+			fb.stop(t)
+			recv.stop(t)
+			got := received(t, out)
+			wantLines(t, got[want-10:], 10)
+			if native {
+				wantLines(t, got, 10)
+			}
+		})
+	}
 }
