@@ -37,8 +37,9 @@
 # Two Beats lines (docs/lines.md): 7.17, the root module, built into dist/,
 # and 9.5, the module in beats95/, built into dist/9.5/, each with its own
 # filebeat, websocket.so, BUILDINFO, bundle and packages. BEATS picks which
-# the commands above build: 7.17 (the default), 9.5 or all. ./build.sh test
-# tests both unless BEATS names one.
+# the commands above build: 7.17 (the default), 9.5 or all; ./build.sh test
+# tests both unless BEATS names one; bench measures the 7.17 line only (the
+# output's code is the same in both).
 #
 # Environment: BEATS (above), DIST (the 7.17 line's output folder, default
 # ./dist; the 9.5 line's is $DIST/9.5), PLUGIN_VERSION (default: git
