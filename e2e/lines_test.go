@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -257,5 +258,84 @@ func TestLines_UpgradeFrom717To95ResendsAFileUnder1KiBUnlessNativeIdentity(t *te
 				wantLines(t, got, 10)
 			}
 		})
+	}
+}
+
+func TestLines_PackagesOf95KeepTheirOwnUpgradePathAndConflictWith717s(t *testing.T) {
+	only95(t)
+	for _, tool := range []string{"dpkg-deb", "rpm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("reads the packages with %s, which is not installed (./build.sh test installs rpm as root)", tool)
+		}
+	}
+	dir := t.TempDir()
+	started := time.Now()
+	out, status := runIn(t, root, []string{"DIST=" + dir}, "./build.sh", "package")
+	if status != 0 {
+		t.Fatalf("BEATS=9.5 ./build.sh package exited %d:\n%s", status, out)
+	}
+	t.Logf("BEATS=9.5 ./build.sh package: %v", time.Since(started).Round(100*time.Millisecond))
+	made := map[string]string{} // what each file is: host.deb, plugin.rpm, ...
+	for _, m := range packagedLine.FindAllStringSubmatch(out, -1) {
+		path, name := m[1], filepath.Base(m[1])
+		if filepath.Dir(path) != filepath.Join(dir, "9.5") {
+			t.Errorf("%s is not in DIST/9.5", path)
+		}
+		switch {
+		case strings.HasPrefix(name, "filebeat-ws-9.5_9.5.0-") && strings.HasSuffix(name, "_amd64.deb"):
+			made["host.deb"] = path
+		case strings.HasPrefix(name, "filebeat-ws-9.5-9.5.0-") && strings.HasSuffix(name, ".x86_64.rpm"):
+			made["host.rpm"] = path
+		case strings.HasPrefix(name, "filebeat-output-websocket-9.5_") && strings.HasSuffix(name, "_amd64.deb"):
+			made["plugin.deb"] = path
+		case strings.HasPrefix(name, "filebeat-output-websocket-9.5-") && strings.HasSuffix(name, ".x86_64.rpm"):
+			made["plugin.rpm"] = path
+		case strings.HasPrefix(name, "websocket-output-") && strings.HasSuffix(name, "-9.5-linux-amd64.tar.gz"):
+			made["tarball"] = path
+		default:
+			t.Errorf("BEATS=9.5 ./build.sh package made %s, which is not a 9.5 line's name", name)
+		}
+	}
+	if len(made) != 5 {
+		t.Fatalf("BEATS=9.5 ./build.sh package made %v, want a host and a plugin as deb and rpm, and a tarball:\n%s", made, out)
+	}
+	abi := capabilityOf(t, filepath.Join(dir, "9.5", "filebeat"))
+	if d717, _ := bothDists(t); abi == capabilityOf(t, filepath.Join(d717, "filebeat")) {
+		t.Errorf("the 9.5 host provides 7.17's capability %s", abi)
+	}
+	for _, c := range []struct{ pkg, field, want string }{
+		{"host.deb", "Package", "filebeat-ws-9.5"},
+		{"host.deb", "Provides", abi + ", filebeat (= 9.5.0)"},
+		{"host.deb", "Conflicts", "filebeat, filebeat-ws"},
+		{"host.deb", "Replaces", "filebeat, filebeat-ws"},
+		{"host.deb", "Recommends", "filebeat-output-websocket-9.5"},
+		{"plugin.deb", "Package", "filebeat-output-websocket-9.5"},
+		{"plugin.deb", "Pre-Depends", abi},
+		{"plugin.deb", "Conflicts", "filebeat-output-websocket"},
+		{"plugin.deb", "Replaces", "filebeat-output-websocket"},
+	} {
+		if got := debField(t, made[c.pkg], c.field); got != c.want {
+			t.Errorf("%s: %s: %q, want %q", filepath.Base(made[c.pkg]), c.field, got, c.want)
+		}
+	}
+	rpm := func(args ...string) string {
+		out, status := runIn(t, "/", nil, "rpm", args...)
+		if status != 0 {
+			t.Fatalf("rpm %s exited %d:\n%s", strings.Join(args, " "), status, out)
+		}
+		return "\n" + out
+	}
+	for _, want := range []string{"\nfilebeat\n", "\nfilebeat-ws\n"} {
+		if got := rpm("-qp", "--conflicts", made["host.rpm"]); !strings.Contains(got, want) {
+			t.Errorf("the 9.5 host rpm conflicts with%s, want%s among them", got, want)
+		}
+	}
+	if got := rpm("-qp", "--requires", made["plugin.rpm"]); !strings.Contains(got, "\n"+abi+"\n") {
+		t.Errorf("the 9.5 plugin rpm requires%s, want %s among them", got, abi)
+	}
+	want := "\n/usr/share/doc/filebeat-output-websocket-9.5/BUILDINFO\n/usr/share/doc/filebeat-output-websocket-9.5/filebeat.yml.example\n" +
+		"/usr/share/filebeat/plugins/plugincheck\n/usr/share/filebeat/plugins/websocket.so\n"
+	if got := rpm("-qpl", made["plugin.rpm"]); got != want {
+		t.Errorf("rpm -qpl %s:%s\nwant:%s", filepath.Base(made["plugin.rpm"]), got, want)
 	}
 }
