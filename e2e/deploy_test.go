@@ -41,9 +41,11 @@ func TestPluginCheck_SwappedArgumentsAreAUsageError(t *testing.T) {
 }
 
 // gorillaVersion is the gorilla/websocket a mismatched plugin is built with:
-// older than go.mod's, and still newer than what Beats requires, so minimal
-// version selection takes it.
-const gorillaVersion = "v1.5.1"
+// newer than what go.mod and the transport module require, so minimal
+// version selection takes it (an older one would leave go.mod inconsistent
+// with the transport's v1.5.3, and the build would ask for go mod tidy). It
+// is the one Beats 9.5 requires, so the 9.5 line's builds have it cached.
+const gorillaVersion = "v1.5.4-0.20250319132907-e064f32e3674"
 
 func TestMismatchedDependency_IsReportedByNameAndRefused(t *testing.T) {
 	dir := t.TempDir()
