@@ -606,6 +606,14 @@ bench() {
 # (e2e/lines_test.go). The rest of the suite tests the shared code on 7.17.
 E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*)$'
 
+# timed_in runs a command, with environment assignments before it, in the
+# folder $1, timed.
+timed_in() {
+	local dir=$1
+	shift
+	timed env -C "$dir" "$@"
+}
+
 # run_tests runs the unit and end-to-end tests of the lines BEATS picks:
 # the Beats-free modules once; for 7.17 the root module's (its e2e with
 # dist/); for 9.5 the beats95 module's (the 9.5 adapter's unit tests, the
@@ -617,16 +625,24 @@ run_tests() {
 	done
 	for line in $(lines); do
 		case "$line" in
-		7.17) (cd "$ROOT" && BEATS=7.17 DIST=$ROOT_DIST go test -race -count=1 -timeout 25m ./...) ;;
+		7.17) timed_in "$ROOT" BEATS=7.17 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m ./... ;;
 		9.5)
 			# Without -race, which runs on the same source in the 7.17
 			# module, and with the host's -trimpath, so that the packages
 			# the filebeat build compiled are not compiled twice more.
-			(cd "$ROOT/beats95" && go test -trimpath -count=1 -timeout 25m ./...)
-			(cd "$ROOT" && BEATS=9.5 DIST=$ROOT_DIST go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e)
+			timed_in "$ROOT/beats95" go test -trimpath -count=1 -timeout 25m ./...
+			timed_in "$ROOT" BEATS=9.5 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e
 			;;
 		esac
 	done
+}
+
+# timed runs a command and says how long it took, so that CI's log shows
+# where its time goes.
+timed() {
+	local started=$SECONDS
+	"$@"
+	echo "build.sh test: $* took $((SECONDS - started))s" >&2
 }
 
 # each_line runs a command for each line BEATS picks, with that line
@@ -680,12 +696,12 @@ test)
 	# The README's test command tests both lines unless BEATS names one.
 	[ -n "$BEATS_GIVEN" ] || BEATS=all
 	test_programs
-	each_line build_all
-	lint
-	run_tests
-	fuzz
+	timed each_line build_all
+	timed lint
+	timed run_tests
+	timed fuzz
 	# The benchmark's smoke run uses the 7.17 line's dist/.
-	case " $(lines) " in *" 7.17 "*) bench smoke ;; esac
+	case " $(lines) " in *" 7.17 "*) timed bench smoke ;; esac
 	;;
 lint) lint ;;
 tools) install_staticcheck ;;
