@@ -113,7 +113,7 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 			cfg := ackTestConfig(s)
 			cfg.Frame = frame
 			gate := newGatedClose()
-			c, obs := newClientWith(t, cfg, testLogger(), gate.onSockets)
+			c, obs := newClientWith(t, cfg, testLogger(t), gate.onSockets)
 			mustConnect(t, c)
 			enc := pauseAt(c, 2)
 
@@ -151,7 +151,7 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 func TestAck_CloseDuringPublishACKsExactlyWhatTheServerAcknowledged(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	gate := newGatedClose()
-	c, obs := newClientWith(t, ackTestConfig(s), testLogger(), gate.onSockets)
+	c, obs := newClientWith(t, ackTestConfig(s), testLogger(t), gate.onSockets)
 	mustConnect(t, c)
 	ws := s.Conn()
 	enc := pauseAt(c, 3)
