@@ -39,10 +39,20 @@
 #                       that the PGO profile of the next builds
 #                       (pgo/filebeat-<sha256>.pprof, pgo/README.md)
 #
-# Environment: DIST (output folder, default ./dist), PLUGIN_VERSION (default:
-# git describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's
-# files, default: the commit's), PGO=off (build host and plugin without
-# the PGO profile, to measure what it gains; both or neither).
+# Two Beats lines (docs/lines.md): 7.17, the root module, built into dist/,
+# and 9.5, the module in beats95/, built into dist/9.5/, each with its own
+# filebeat, websocket.so, BUILDINFO, bundle and packages. BEATS picks which
+# the commands above build: 7.17 (the default), 9.5 or all; ./build.sh test
+# tests both unless BEATS names one; bench measures the 7.17 line only (the
+# output's code is the same in both).
+#
+# Environment: BEATS (above), DIST (the 7.17 line's output folder, default
+# ./dist; the 9.5 line's is $DIST/9.5), PLUGIN_VERSION (default: git
+# describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's files,
+# default: the commit's), GONOSUMDB (default: Elastic's forks, which the
+# checksum database does not know; go.sum pins them all the same), PGO=off
+# (build host and plugin without the PGO profile, to measure what it gains;
+# both or neither).
 #
 # go.mod pins the Go release: its toolchain line if it has one, else its go
 # line. Go reads that line as a minimum, and a newer go would build a plugin
@@ -87,7 +97,61 @@ require_pinned_go
 STATICCHECK_VERSION=v0.8.2
 
 MODULE=$(go list -m)
-MODULES=(. transport packaging)
+MODULES=(. transport packaging beats95)
+
+# The 9.5 line's Beats replaces modules with Elastic's forks, some unknown
+# to the checksum database: its first download would fail with a 404 from
+# it. go.sum still pins every module once fetched.
+export GONOSUMDB=${GONOSUMDB:-github.com/elastic,github.com/tommyers-elastic}
+
+# BEATS picks the lines; LINE, LINE_DIR and DIST are the current one's
+# (use_line), and ROOT_DIST is the 7.17 line's folder, which holds 9.5's.
+BEATS_GIVEN=${BEATS:+yes}
+BEATS=${BEATS:-7.17}
+case "$BEATS" in
+7.17 | 9.5 | all) ;;
+*)
+	echo "build.sh: BEATS=$BEATS: use 7.17 (the default), 9.5 or all (docs/lines.md)" >&2
+	exit 2
+	;;
+esac
+ROOT_DIST=$DIST
+LINE=7.17
+LINE_DIR=$ROOT
+
+# lines lists the lines BEATS picks.
+lines() {
+	case "$BEATS" in
+	all) echo 7.17 9.5 ;;
+	*) echo "$BEATS" ;;
+	esac
+}
+
+# use_line makes $1 the current line: its module folder (the working
+# directory of its go commands) and its output folder.
+use_line() {
+	LINE=$1
+	case "$LINE" in
+	7.17) LINE_DIR=$ROOT DIST=$ROOT_DIST ;;
+	9.5) LINE_DIR=$ROOT/beats95 DIST=$ROOT_DIST/9.5 ;;
+	esac
+	cd "$LINE_DIR"
+}
+
+# check_links stops the build if a link of beats95/ to the shared source is
+# broken or was checked out as a plain file (git config core.symlinks
+# false): the 9.5 line compiles the root's wsclient and encode through them.
+check_links() {
+	local f bad=()
+	for f in "$ROOT"/beats95/plugin.go "$ROOT"/beats95/wsclient/* "$ROOT"/beats95/encode/*; do
+		case "$(basename "$f")" in line.go | line_test.go | line_*) continue ;; esac
+		[ -L "$f" ] && [ -e "$f" ] || bad+=("${f#"$ROOT"/}")
+	done
+	if [ ${#bad[@]} -gt 0 ]; then
+		echo "build.sh: these files of the 9.5 line must be links to the shared source (ln -s ../../DIR/FILE), and are not or are broken: ${bad[*]}; with git, check out with core.symlinks true" >&2
+		exit 1
+	fi
+}
 
 # pgo_profile prints the profile host and plugin are built with
 # (profile-guided optimisation, pgo/README.md): the one file
@@ -140,7 +204,7 @@ build_host() {
 }
 
 build_checker() {
-	go build "${BUILD_FLAGS[@]}" -o "$DIST/plugincheck" ./cmd/plugincheck
+	(cd "$ROOT" && go build "${BUILD_FLAGS[@]}" -o "$DIST/plugincheck" ./cmd/plugincheck)
 }
 
 # build_plugin builds websocket.so. Given a $DIST/filebeat, it refuses
@@ -190,19 +254,21 @@ EOF
 }
 
 build_receiver() {
-	go build "${BUILD_FLAGS[@]}" -o "$DIST/wsreceiver" ./cmd/wsreceiver
+	(cd "$ROOT" && go build "${BUILD_FLAGS[@]}" -o "$DIST/wsreceiver" ./cmd/wsreceiver)
 }
 
 # build_ackcheck builds the conformance checker for beats-ack.v1 servers.
+# It needs no Beats, so both lines build it from the root module.
 build_ackcheck() {
-	go build "${BUILD_FLAGS[@]}" -o "$DIST/ackcheck" ./cmd/ackcheck
+	(cd "$ROOT" && go build "${BUILD_FLAGS[@]}" -o "$DIST/ackcheck" ./cmd/ackcheck)
 }
 
 # write_buildinfo records what dist/ was built with, beside the binaries.
 write_buildinfo() {
 	{
 		echo "go: $(go env GOVERSION)"
-		echo "beats: $(go list -m -f '{{.Version}}' github.com/elastic/beats/v7)"
+		echo "line: $LINE"
+		echo "beats: $(beats_version)"
 		echo "filebeat: built from $(cat "$DIST/filebeat.version" 2>/dev/null || echo unknown)"
 		echo "plugin: $(cat "$DIST/websocket.so.version" 2>/dev/null || echo unknown)"
 		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS ${BUILD_FLAGS[*]//"$ROOT/"/}"
@@ -218,8 +284,24 @@ write_buildinfo() {
 	} >"$DIST/BUILDINFO"
 }
 
+# beats_version is the Beats version the current line's go.mod requires.
+# Not go list -m: it asks the module proxy for the version's .info, which
+# the proxy refuses (403) for the 9.5 line's pseudo-version, though it
+# serves its .mod and .zip, all a build needs.
+beats_version() {
+	awk '$1 == "github.com/elastic/beats/v7" { print $2; exit }' "$LINE_DIR/go.mod"
+}
+
+# beats_dir is the current line's Beats source in the module cache, where
+# the build put it.
 beats_dir() {
-	go list -m -f '{{.Dir}}' github.com/elastic/beats/v7
+	local dir
+	dir=$(go env GOMODCACHE)/github.com/elastic/beats/v7@$(beats_version)
+	if [ ! -d "$dir" ]; then
+		echo "build.sh: no Beats source at $dir: build first (go build downloads it)" >&2
+		exit 1
+	fi
+	echo "$dir"
 }
 
 # stage_home lays dist/ out as Filebeat's home, as Elastic's tarball is:
@@ -241,6 +323,7 @@ stage_home() {
 
 build_all() {
 	local started=$SECONDS
+	[ "$LINE" = 7.17 ] || check_links
 	mkdir -p "$DIST"
 	build_host
 	build_plugin
@@ -262,14 +345,14 @@ build_all() {
 bundle() {
 	local name stage beats files=(filebeat websocket.so plugincheck filebeat.yml filebeat.reference.yml
 		filebeat.yml.example README.md INSTALL.md BUILDINFO LICENSE.txt NOTICE.txt)
-	name=websocket-output-$(cat "$DIST/websocket.so.version")-$(go env GOOS)-$(go env GOARCH)
+	name=websocket-output-$(cat "$DIST/websocket.so.version")$(line_suffix)-$(go env GOOS)-$(go env GOARCH)
 	beats=$(beats_dir)
 	stage=$(mktemp -d)
 	mkdir "$stage/$name"
 	cp "$DIST/filebeat" "$DIST/websocket.so" "$DIST/plugincheck" "$DIST/BUILDINFO" "$stage/$name/"
 	cp -r "$DIST/module" "$DIST/modules.d" "$stage/$name/"
-	cp packaging/files/filebeat.yml filebeat.yml.example README.md "$stage/$name/"
-	cp docs/install.md "$stage/$name/INSTALL.md"
+	cp "$ROOT/packaging/files/filebeat.yml" "$ROOT/filebeat.yml.example" "$ROOT/README.md" "$stage/$name/"
+	cp "$ROOT/docs/install.md" "$stage/$name/INSTALL.md"
 	cp "$beats/filebeat/filebeat.reference.yml" "$beats/LICENSE.txt" "$beats/NOTICE.txt" "$stage/$name/"
 	(cd "$stage/$name" && sha256sum "${files[@]}" >SHA256SUMS)
 	chmod -R u=rwX,go=rX "$stage/$name"
@@ -311,7 +394,30 @@ package_version() {
 # own go.mod) with the given arguments. Files in the packages get the
 # bundle's time, so the same binaries give the same packages.
 packaging() {
-	(cd packaging && SOURCE_DATE_EPOCH=$(source_date) go run . "$@")
+	(cd "$ROOT/packaging" && SOURCE_DATE_EPOCH=$(source_date) LINE_SUFFIX=$(line_suffix) go run . "$@")
+}
+
+# line_suffix is what the 9.5 line adds to the names of its packages and
+# bundle, so that each line stays on its own upgrade path: a package
+# manager upgrades by name, and 9.5.0 would otherwise count as an upgrade
+# of 7.17.29. The 7.17 line's names are as they always were.
+line_suffix() {
+	[ "$LINE" = 7.17 ] || echo "-$LINE"
+}
+
+# other_line_package prints the packaging flag by which a 9.5 package
+# conflicts with and replaces the 7.17 package of the same part ($1), which
+# installs the same files: one side suffices for dpkg and rpm, so 7.17's
+# packages stay as they were.
+other_line_package() {
+	[ "$LINE" = 7.17 ] || echo "-conflicts $1"
+}
+
+# beats_release is the Filebeat release the current line's filebeat
+# reports: 7.17.29, and 9.5.0 for Beats' main of 2026-04-23, whose module
+# version is a pseudo-version.
+beats_release() {
+	"$DIST/filebeat" version | awk '{ print $3 }'
 }
 
 # package_host makes the host's deb and rpm: dist/filebeat laid out like
@@ -321,10 +427,9 @@ package_host() {
 	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat")
 	local format
 	for format in deb rpm; do
-		DIST=$DIST BEATS_DIR=$(beats_dir) PLUGIN_ABI=$abi \
-			BEATS_VERSION=$(go list -m -f '{{.Version}}' github.com/elastic/beats/v7 | sed 's/^v//') \
+		DIST=$DIST BEATS_DIR=$(beats_dir) PLUGIN_ABI=$abi BEATS_VERSION=$(beats_release) \
 			HOST_RELEASE=$(package_version "$(cat "$DIST/filebeat.version")") \
-			packaging -config host.nfpm.yaml -packager $format -target "$DIST"
+			packaging -config host.nfpm.yaml -packager $format -target "$DIST" $(other_line_package filebeat-ws)
 	done
 }
 
@@ -341,7 +446,7 @@ package_plugin() {
 	local format
 	for format in deb rpm; do
 		DIST=$DIST PLUGIN_ABI=$abi PLUGIN_PACKAGE_VERSION=$(package_version "$(cat "$DIST/websocket.so.version")") \
-			packaging -config plugin.nfpm.yaml -packager $format -target "$DIST"
+			packaging -config plugin.nfpm.yaml -packager $format -target "$DIST" $(other_line_package filebeat-output-websocket)
 	done
 }
 
@@ -362,8 +467,11 @@ demo() {
 	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$DEMO_TMP"' EXIT
 	local tmp=$DEMO_TMP
 
+	# Over 1 KiB in all: Filebeat 9.x's filestream identifies a file by the
+	# fingerprint of its first 1024 bytes and skips a smaller one until it
+	# grows (docs/lines.md).
 	for i in $(seq 1 $lines); do
-		echo "$(date -u +%FT%TZ) INFO demo line $i of $lines: user=alice action=login ok=true"
+		echo "$(date -u +%FT%TZ) INFO demo line $i of $lines: user=alice action=login ok=true session=$(printf '%016x' "$i")"
 	done >"$tmp/sample.log"
 
 	"$DIST/wsreceiver" -listen 127.0.0.1:0 -path /echo -out "$tmp/received.log" \
@@ -403,9 +511,10 @@ EOF
 		exit 1
 	fi
 	grep -m1 'websocket output' "$tmp/filebeat.log" >&2 || true
-	if grep -q $'\tERROR\t' "$tmp/filebeat.log"; then
+	# 7.17 logs to stderr as text, 9.x as ECS JSON.
+	if grep -qE $'\tERROR\t|"log.level":"error"' "$tmp/filebeat.log"; then
 		echo "--- Filebeat logged errors:" >&2
-		grep $'\tERROR\t' "$tmp/filebeat.log" >&2
+		grep -E $'\tERROR\t|"log.level":"error"' "$tmp/filebeat.log" >&2
 	fi
 }
 
@@ -570,32 +679,93 @@ pgo_refresh() {
 	echo "wrote pgo/filebeat-$sum.pprof: rebuild with ./build.sh, measure (pgo/README.md) and commit it" >&2
 }
 
-case "${1:-all}" in
-all) build_all ;;
-plugin)
+# E2E_95 are the end-to-end tests that run with the 9.5 line's Filebeat
+# too (BEATS=9.5 go test ./e2e): delivery in order, the kill test with
+# acks, TLS through nginx, a refused token, bad configuration, the hot swap,
+# filebeat test output, plugincheck, and what differs between the lines
+# (e2e/lines_test.go). The rest of the suite tests the shared code on 7.17.
+E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*)$'
+
+# timed_in runs a command, with environment assignments before it, in the
+# folder $1, timed.
+timed_in() {
+	local dir=$1
+	shift
+	timed env -C "$dir" "$@"
+}
+
+# run_tests runs the unit and end-to-end tests of the lines BEATS picks:
+# the Beats-free modules once; for 7.17 the root module's (its e2e with
+# dist/); for 9.5 the beats95 module's (the 9.5 adapter's unit tests, the
+# shared ones among them) and E2E_95 with dist/9.5.
+run_tests() {
+	local line m
+	for m in transport packaging; do
+		(cd "$ROOT/$m" && go test -race -count=1 -timeout 25m ./...)
+	done
+	for line in $(lines); do
+		case "$line" in
+		7.17) timed_in "$ROOT" BEATS=7.17 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m ./... ;;
+		9.5)
+			# Without -race, which runs on the same source in the 7.17
+			# module, and with the host's -trimpath, so that the packages
+			# the filebeat build compiled are not compiled twice more.
+			timed_in "$ROOT/beats95" go test -trimpath -count=1 -timeout 25m ./...
+			timed_in "$ROOT" BEATS=9.5 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e
+			;;
+		esac
+	done
+}
+
+# timed runs a command and says how long it took, so that CI's log shows
+# where its time goes.
+timed() {
+	local started=$SECONDS
+	"$@"
+	echo "build.sh test: $* took $((SECONDS - started))s" >&2
+}
+
+# each_line runs a command for each line BEATS picks, with that line
+# current (use_line).
+each_line() {
+	local line
+	for line in $(lines); do
+		(use_line "$line" && "$@")
+	done
+}
+
+plugin_only() {
 	mkdir -p "$DIST"
 	build_plugin
 	write_buildinfo
-	;;
-demo) demo ;;
-dist)
+}
+
+build_dist() {
 	build_all
 	bundle
-	;;
+}
+
+build_packages() {
+	build_all
+	package_host
+	package_plugin
+	bundle
+}
+
+package_plugin_only() {
+	plugin_only
+	package_plugin
+}
+
+case "${1:-all}" in
+all) each_line build_all ;;
+plugin) each_line plugin_only ;;
+demo) each_line demo ;;
+dist) each_line build_dist ;;
 package)
 	case "${2:-all}" in
-	all)
-		build_all
-		package_host
-		package_plugin
-		bundle
-		;;
-	plugin)
-		mkdir -p "$DIST"
-		build_plugin
-		write_buildinfo
-		package_plugin
-		;;
+	all) each_line build_packages ;;
+	plugin) each_line package_plugin_only ;;
 	*)
 		echo "usage: $0 package [all|plugin]" >&2
 		exit 2
@@ -603,12 +773,15 @@ package)
 	esac
 	;;
 test)
+	# The README's test command tests both lines unless BEATS names one.
+	[ -n "$BEATS_GIVEN" ] || BEATS=all
 	test_programs
-	build_all
-	lint
-	in_modules go test -race -count=1 -timeout 25m ./...
-	fuzz
-	bench smoke
+	timed each_line build_all
+	timed lint
+	timed run_tests
+	timed fuzz
+	# The benchmark's smoke run uses the 7.17 line's dist/.
+	case " $(lines) " in *" 7.17 "*) timed bench smoke ;; esac
 	;;
 lint) lint ;;
 tools) install_staticcheck ;;
@@ -621,7 +794,7 @@ pgo)
 	pgo_refresh
 	;;
 *)
-	echo "usage: $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]|pgo]" >&2
+	echo "usage: [BEATS=7.17|9.5|all] $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]|pgo]" >&2
 	exit 2
 	;;
 esac

@@ -42,7 +42,10 @@ func TestPluginCheck_SwappedArgumentsAreAUsageError(t *testing.T) {
 
 // gorillaVersion is the gorilla/websocket a mismatched plugin is built with:
 // older than go.mod's, and still newer than what Beats requires, so minimal
-// version selection takes it.
+// version selection takes it. The tests that build one (this file's and
+// TestPackages) run on the 7.17 line only: Beats 9.5 requires
+// v1.5.4-0.20250319132907-e064f32e3674, so there a mismatched plugin would
+// need a newer one, not an older one.
 const gorillaVersion = "v1.5.1"
 
 // mismatchedCopy copies this checkout to src with gorilla/websocket at

@@ -1,6 +1,8 @@
 // Package e2e runs the real dist/filebeat with the real dist/websocket.so
 // against the reference receiver (dist/wsreceiver), all on 127.0.0.1.
-// TestMain builds dist/ with build.sh first, as a user would.
+// TestMain builds dist/ with build.sh first, as a user would. With
+// BEATS=9.5 in the environment it builds and tests the 9.5 line's
+// dist/9.5/ instead (lines_test.go).
 package e2e
 
 import (
@@ -32,10 +34,10 @@ func TestMain(m *testing.M) {
 	if root, err = filepath.Abs(".."); err != nil {
 		panic(err)
 	}
-	dist = filepath.Join(root, "dist")
+	dist = lineDist(filepath.Join(root, "dist"))
 	build := exec.Command("./build.sh")
 	build.Dir = root
-	build.Env = append(os.Environ(), "DIST="+dist)
+	build.Env = append(os.Environ(), "DIST="+filepath.Join(root, "dist"))
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: ./build.sh failed:", err)

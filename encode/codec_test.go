@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/common/fmtstr"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec/format"
@@ -19,7 +18,7 @@ import (
 )
 
 func jsonCodec(opts CodecOptions) *Codec {
-	return NewCodec(codecjson.New("7.17.29", codecjson.Config{}), "filebeat", opts)
+	return NewCodec(codecjson.New(testBeatsVersion, codecjson.Config{}), "filebeat", opts)
 }
 
 func formatCodec(t *testing.T, f string, opts CodecOptions) *Codec {
@@ -33,7 +32,7 @@ func formatCodec(t *testing.T, f string, opts CodecOptions) *Codec {
 
 func TestCodec_JSONSendsTheWholeEvent(t *testing.T) {
 	ev := event("hello")
-	ev.Fields["log"] = common.MapStr{"offset": 42}
+	ev.Fields["log"] = mapStr{"offset": 42}
 	b, err := jsonCodec(CodecOptions{Text: true}).Append(nil, ev)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +59,7 @@ func TestCodec_MaxLenAppliesToTheMessage(t *testing.T) {
 		t.Fatalf("message of max_len+1: %v", err)
 	}
 	// The whole event is sent, so an event without a message is not an error.
-	noMessage := &beat.Event{Fields: common.MapStr{"other": strings.Repeat("x", 100)}}
+	noMessage := &beat.Event{Fields: mapStr{"other": strings.Repeat("x", 100)}}
 	if _, err := enc.Append(nil, noMessage); err != nil {
 		t.Fatalf("event without message: %v", err)
 	}
@@ -138,7 +137,7 @@ func FuzzCodec(f *testing.F) {
 		ev := fuzzEvent(msg, key, value, int(depth), shape)
 		newCodec := func() codec.Codec {
 			if opts&fuzzJSON != 0 {
-				return codecjson.New("7.17.29", codecjson.Config{Pretty: opts&fuzzPretty != 0, EscapeHTML: opts&fuzzEscapeHTML != 0})
+				return codecjson.New(testBeatsVersion, codecjson.Config{Pretty: opts&fuzzPretty != 0, EscapeHTML: opts&fuzzEscapeHTML != 0})
 			}
 			fs, err := fmtstr.CompileEvent(fuzzFormats[int(opts>>6)%len(fuzzFormats)])
 			if err != nil {
@@ -218,10 +217,10 @@ const (
 func fuzzEvent(msg, key, value string, depth int, shape byte) *beat.Event {
 	var nested interface{} = value
 	for i := 0; i < depth; i++ {
-		nested = common.MapStr{key: nested}
+		nested = mapStr{key: nested}
 	}
 	ev := event(msg)
-	ev.Fields = common.MapStr{"extra": value, key: nested}
+	ev.Fields = mapStr{"extra": value, key: nested}
 	var m interface{}
 	switch shape & 3 {
 	case 0:
@@ -231,7 +230,7 @@ func fuzzEvent(msg, key, value string, depth int, shape byte) *beat.Event {
 	case 2:
 		m = int64(len(msg))
 	case 3:
-		m = common.MapStr{"text": msg, "n": math.NaN(), "inf": math.Inf(-1)}
+		m = mapStr{"text": msg, "n": math.NaN(), "inf": math.Inf(-1)}
 	}
 	if shape&4 != 0 {
 		m = []interface{}{m, nil, 1.5}

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 )
 
 type wireMessage struct {
@@ -21,7 +20,7 @@ type wireMessage struct {
 func event(msg interface{}) *beat.Event {
 	return &beat.Event{
 		Timestamp: time.Date(2024, 3, 1, 12, 30, 45, 123456789, time.FixedZone("CET", 3600)),
-		Fields:    common.MapStr{"message": msg},
+		Fields:    mapStr{"message": msg},
 	}
 }
 
@@ -142,11 +141,11 @@ func TestDefault_MaxLenCountsBytesNotCharacters(t *testing.T) {
 func TestDefault_DropsEventsWithoutAStringMessage(t *testing.T) {
 	cases := map[string]*beat.Event{
 		"nil fields":   {Timestamp: time.Now()},
-		"no message":   {Timestamp: time.Now(), Fields: common.MapStr{"msg": "x"}},
+		"no message":   {Timestamp: time.Now(), Fields: mapStr{"msg": "x"}},
 		"number":       event(42),
 		"nil":          event(nil),
 		"bytes":        event([]byte("x")),
-		"nested":       event(common.MapStr{"text": "x"}),
+		"nested":       event(mapStr{"text": "x"}),
 		"string slice": event([]string{"x"}),
 	}
 	enc := NewDefault(0)

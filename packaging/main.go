@@ -36,12 +36,13 @@ func main() {
 	config := flag.String("config", "", "the nfpm configuration (YAML)")
 	format := flag.String("packager", "", "deb or rpm")
 	target := flag.String("target", ".", "the folder to write the package and its .sha512 into")
+	conflicts := flag.String("conflicts", "", "further packages, comma-separated, that this one conflicts with and, as a deb, replaces: another Beats line's, which install the same files")
 	flag.Parse()
 	if *config == "" || *format == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: packaging -config FILE -packager deb|rpm [-target DIR]")
 		os.Exit(2)
 	}
-	path, err := makePackage(*config, *format, *target)
+	path, err := makePackage(*config, *format, *target, splitList(*conflicts))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "packaging: %v\n", err)
 		os.Exit(1)
@@ -49,9 +50,24 @@ func main() {
 	fmt.Fprintf(os.Stderr, "packaged %s\n", path)
 }
 
+// splitList splits a comma-separated list, without empty items.
+func splitList(s string) []string {
+	var items []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
 // makePackage makes the package the configuration at configPath describes,
-// in format, into the folder target, and returns its path.
-func makePackage(configPath, format, target string) (string, error) {
+// in format, into the folder target, and returns its path. The package
+// also conflicts with the packages in conflicts, and as a deb replaces
+// them, so that dpkg takes their files over when it is installed in their
+// stead (as the host package does with Elastic's filebeat; rpm's Obsoletes
+// would swap them out on any upgrade, unasked).
+func makePackage(configPath, format, target string, conflicts []string) (string, error) {
 	target, err := filepath.Abs(target)
 	if err != nil {
 		return "", err
@@ -59,6 +75,10 @@ func makePackage(configPath, format, target string) (string, error) {
 	info, err := readConfig(configPath, format)
 	if err != nil {
 		return "", err
+	}
+	info.Conflicts = append(info.Conflicts, conflicts...)
+	if format == "deb" {
+		info.Replaces = append(info.Replaces, conflicts...)
 	}
 	packager, err := nfpm.Get(format)
 	if err != nil {

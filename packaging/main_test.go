@@ -22,7 +22,7 @@ func TestMakePackage_RefusesAVariableThatIsNotSet(t *testing.T) {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = makePackage(config, "deb", out)
+	_, err = makePackage(config, "deb", out, nil)
 	if err == nil || !strings.Contains(err.Error(), "environment variables that are not set: TEST_UNSET_DEPENDENCY") {
 		t.Fatalf("makePackage: %v, want an error naming TEST_UNSET_DEPENDENCY", err)
 	}
@@ -45,7 +45,7 @@ func TestMakePackage_WritesTheSHA512AsElasticsDownloads(t *testing.T) {
 	t.Setenv("TEST_VERSION", "1.2.3")
 	for _, format := range []string{"deb", "rpm"} {
 		t.Run(format, func(t *testing.T) {
-			path, err := makePackage(config, format, dir) // sources relative to the configuration
+			path, err := makePackage(config, format, dir, nil) // sources relative to the configuration
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,5 +69,31 @@ func TestMakePackage_WritesTheSHA512AsElasticsDownloads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMakePackage_ConflictsWithTheOtherLineAndAsADebReplacesIt(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("no dpkg-deb to read the deb with")
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "test.nfpm.yaml")
+	err := os.WriteFile(config, []byte("name: test-9.5\nversion: 9.5.0\narch: amd64\nconflicts: [filebeat]\n"+
+		"overrides:\n  deb:\n    replaces: [filebeat]\n"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := makePackage(config, "deb", dir, splitList("test, ,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]string{"Conflicts": "filebeat, test", "Replaces": "filebeat, test"} {
+		out, err := exec.Command("dpkg-deb", "-f", path, field).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Errorf("%s: %q, want %q", field, got, want)
+		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 
 	"github.com/beats-websocket/websocket-output/transport"
@@ -229,7 +228,7 @@ func TestAck_AckBeyondWhatWasSentIsAProtocolError(t *testing.T) {
 
 func TestAck_JunkFromTheServerIsIgnoredWithOneWarning(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
-	log, logs := logp.NewTesting("websocket")
+	log, logs := newTestingLogger(t)
 	c, obs := newClientWith(t, ackTestConfig(s), log, nil)
 	mustConnect(t, c)
 	ws := s.Conn()

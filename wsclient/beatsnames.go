@@ -1,10 +1,6 @@
 package wsclient
 
-import (
-	"fmt"
-
-	"github.com/elastic/beats/v7/libbeat/common"
-)
+import "fmt"
 
 // Beats' names of three settings. Every Beats output calls them worker,
 // bulk_max_size and max_retries; this output, after its original design,
@@ -22,7 +18,7 @@ var beatsNames = []struct{ beats, ours string }{
 // checkBeatsNames refuses both names of one setting. It reads which keys
 // were written, which the unpacked config, with its defaults, no longer
 // shows.
-func checkBeatsNames(cfg *common.Config) error {
+func checkBeatsNames(cfg *rawConfig) error {
 	for _, n := range beatsNames {
 		if cfg.HasField(n.beats) && cfg.HasField(n.ours) {
 			return fmt.Errorf("%s and %s are both set: they are the same setting (%s is Beats' name for it), give one of them", n.ours, n.beats, n.beats)

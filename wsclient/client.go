@@ -3,9 +3,6 @@ package wsclient
 import (
 	"github.com/gorilla/websocket"
 
-	"github.com/elastic/beats/v7/libbeat/logp"
-	"github.com/elastic/beats/v7/libbeat/outputs"
-
 	"github.com/beats-websocket/websocket-output/encode"
 	"github.com/beats-websocket/websocket-output/transport"
 )
@@ -20,7 +17,7 @@ import (
 // Connect fails and Publish hands batches back.
 type Client struct {
 	conn     *transport.Client
-	observer outputs.Observer
+	observer stats
 	frame    string
 	opcode   int // websocket.TextMessage or websocket.BinaryMessage
 
@@ -32,8 +29,21 @@ type Client struct {
 	drops *transport.RateLimited // warnings of dropped events
 }
 
+// stats is what a client reports to libbeat's Observer, by Beats 7.17's
+// names of its methods: 7.17's outputs.Observer is one, and 9.5's line.go
+// renames its Observer's methods to these.
+type stats interface {
+	transport.Metrics
+	NewBatch(events int)
+	Acked(events int)
+	Failed(events int)    // to be sent again
+	Dropped(events int)   // for good: they cannot be encoded
+	Cancelled(events int) // handed back unsent, without using a retry
+	WriteBytes(bytes int)
+}
+
 // newClient returns a client of the server opts names.
-func newClient(cfg config, opts transport.Options, enc encode.Encoder, observer outputs.Observer, log *logp.Logger) *Client {
+func newClient(cfg config, opts transport.Options, enc encode.Encoder, observer stats, log *logger) *Client {
 	opcode := websocket.TextMessage
 	if cfg.Opcode == opcodeBinary {
 		opcode = websocket.BinaryMessage
@@ -51,12 +61,6 @@ func newClient(cfg config, opts transport.Options, enc encode.Encoder, observer 
 // String names the client in Filebeat's logs; it never shows credentials.
 func (c *Client) String() string {
 	return "websocket(" + c.conn.Name() + ")"
-}
-
-// Connect dials the server, after a backoff if the last connect or publish
-// failed (transport.Client.Connect). libbeat logs its error once.
-func (c *Client) Connect() error {
-	return c.conn.Connect()
 }
 
 // Close closes the connection; see transport.Client.Close. Safe from any

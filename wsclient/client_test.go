@@ -18,9 +18,6 @@ import (
 	"github.com/beats-websocket/websocket-output/transport/wstest"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 	"github.com/elastic/beats/v7/libbeat/publisher"
 )
@@ -73,21 +70,21 @@ func testConfig(s *wstest.Server) config {
 
 func newTestClient(t *testing.T, cfg config) (*Client, *testObserver) {
 	t.Helper()
-	return newClientWith(t, cfg, testLogger(), nil)
+	return newClientWith(t, cfg, testLogger(t), nil)
 }
 
 // testLogger is a logger whose output the test does not look at.
-func testLogger() *logp.Logger {
-	log, _ := logp.NewTesting("websocket")
+func testLogger(t testing.TB) *logger {
+	log, _ := newTestingLogger(t)
 	return log
 }
 
 // newClientWith is newTestClient with the logger given and the transport's
 // options changed by change, if not nil.
-func newClientWith(t *testing.T, cfg config, log *logp.Logger, change func(*transport.Options)) (*Client, *testObserver) {
+func newClientWith(t *testing.T, cfg config, log *logger, change func(*transport.Options)) (*Client, *testObserver) {
 	t.Helper()
 	obs := &testObserver{}
-	enc, err := newEncoder(cfg, beat.Info{Beat: "filebeat", Version: "7.17.29"})
+	enc, err := newEncoder(cfg, beat.Info{Beat: "filebeat", Version: testBeatsVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +100,7 @@ func newClientWith(t *testing.T, cfg config, log *logp.Logger, change func(*tran
 // firstEndpoint is cfg's first server, with its ssl settings.
 func firstEndpoint(t testing.TB, cfg config) transport.Options {
 	t.Helper()
-	tlsConfig, err := tlscommon.LoadTLSConfig(cfg.TLS)
+	tlsConfig, err := loadTLS(cfg.TLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +109,13 @@ func firstEndpoint(t testing.TB, cfg config) transport.Options {
 
 func mustConnect(t *testing.T, c *Client) {
 	t.Helper()
-	if err := c.Connect(); err != nil {
+	if err := connect(c); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
 }
 
 func logEvent(msg interface{}) beat.Event {
-	return beat.Event{Timestamp: time.Now(), Fields: common.MapStr{"message": msg}}
+	return beat.Event{Timestamp: time.Now(), Fields: mapStr{"message": msg}}
 }
 
 func batchOf(n int) *outest.Batch {
@@ -190,7 +187,7 @@ func TestPublish_DropsEventsThatCannotBeEncodedAndCountsThem(t *testing.T) {
 
 	batch := outest.NewBatch(
 		logEvent("first"),
-		beat.Event{Timestamp: time.Now(), Fields: common.MapStr{"other": "no message"}},
+		beat.Event{Timestamp: time.Now(), Fields: mapStr{"other": "no message"}},
 		logEvent(12345),
 		logEvent(strings.Repeat("x", 11)), // max_len + 1
 		logEvent(strings.Repeat("y", 10)), // exactly max_len
@@ -215,7 +212,7 @@ func TestPublish_DropWarningsAreRateLimitedAndNeverShowContent(t *testing.T) {
 	s := wstest.New(t, nil)
 	cfg := testConfig(s)
 	cfg.MaxLen = 5
-	log, logs := logp.NewTesting("websocket")
+	log, logs := newTestingLogger(t)
 	c, _ := newClientWith(t, cfg, log, nil)
 	mustConnect(t, c)
 
@@ -391,7 +388,7 @@ func TestClose_IsIdempotentAndSafeBeforeConnect(t *testing.T) {
 	c, obs := newTestClient(t, testConfig(s))
 	c.Close()
 	c.Close()
-	if err := c.Connect(); !errors.Is(err, transport.ErrClosed) {
+	if err := connect(c); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("connect after close: %v, want transport.ErrClosed", err)
 	}
 	batch := batchOf(2)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
@@ -59,7 +58,7 @@ type config struct {
 
 	// TLS is Filebeat's standard ssl.* settings, for wss:// servers.
 	// Default unset: the system's CA roots, full verification.
-	TLS *tlscommon.Config `config:"ssl"`
+	TLS *tlsSettings `config:"ssl"`
 	// ProxyURL, ProxyHeaders and ProxyDisable are Filebeat's standard
 	// proxy_url, proxy_headers and proxy_disable, turned into libbeat's
 	// httpcommon settings by proxySettings; read as plain values here so

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 	_ "github.com/elastic/beats/v7/libbeat/outputs/codec/format" // registers codec.format
 	_ "github.com/elastic/beats/v7/libbeat/outputs/codec/json"   // registers codec.json
@@ -63,7 +62,7 @@ func (c *config) codecConfig() (codec.Config, error) {
 		}
 		settings[target] = v
 	}
-	cfg, err := common.NewConfigFrom(map[string]interface{}{"json": settings})
+	cfg, err := newConfigFrom(map[string]interface{}{"json": settings})
 	if err != nil {
 		return codec.Config{}, fmt.Errorf("codec.json: %w", err)
 	}

@@ -5,9 +5,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-
 	"github.com/beats-websocket/websocket-output/transport"
 )
 
@@ -16,7 +13,7 @@ import (
 // acknowledgement and backoff settings for the URL u. tlsConfig is the
 // loaded ssl.* settings, nil when there are none (the system's roots, full
 // verification). The clients of one host share it.
-func endpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) transport.Options {
+func endpoint(cfg config, u *url.URL, tlsConfig *tlsConfig) transport.Options {
 	header := http.Header{}
 	for k, v := range cfg.Headers {
 		header.Set(k, v)
@@ -55,11 +52,11 @@ func endpoint(cfg config, u *url.URL, tlsConfig *tlscommon.TLSConfig) transport.
 
 // proxySettings are proxy_url, proxy_headers and proxy_disable as libbeat's
 // HTTP outputs take them: without proxy_url the environment's apply.
-func (c *config) proxySettings() httpcommon.HTTPClientProxySettings {
+func (c *config) proxySettings() proxySettings {
 	u, _ := c.proxyURL() // validated
-	settings := httpcommon.HTTPClientProxySettings{Headers: c.ProxyHeaders, Disable: c.ProxyDisable}
+	settings := proxySettings{Headers: c.ProxyHeaders, Disable: c.ProxyDisable}
 	if u != nil {
-		settings.URL = httpcommon.NewProxyURIFromURL(*u)
+		settings.URL = newProxyURI(*u)
 	}
 	return settings
 }
@@ -67,15 +64,15 @@ func (c *config) proxySettings() httpcommon.HTTPClientProxySettings {
 // verificationModes names the modes as ssl.verification_mode takes them.
 // libbeat's String inverts a map in which "" and "full" both mean full, so
 // it gives either, at random.
-var verificationModes = map[tlscommon.TLSVerificationMode]string{
-	tlscommon.VerifyFull:        "full",
-	tlscommon.VerifyStrict:      "strict",
-	tlscommon.VerifyCertificate: "certificate",
-	tlscommon.VerifyNone:        "none",
+var verificationModes = map[verification]string{
+	verifyFull:        "full",
+	verifyStrict:      "strict",
+	verifyCertificate: "certificate",
+	verifyNone:        "none",
 }
 
 // verificationMode names ssl.verification_mode: full without ssl settings.
-func verificationMode(tlsConfig *tlscommon.TLSConfig) string {
+func verificationMode(tlsConfig *tlsConfig) string {
 	if tlsConfig == nil {
 		return "full"
 	}

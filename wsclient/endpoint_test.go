@@ -8,14 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-	"github.com/elastic/beats/v7/libbeat/logp"
-
 	"github.com/beats-websocket/websocket-output/transport/wstest"
 )
 
-func tlsVerificationNone() *tlscommon.Config {
-	return &tlscommon.Config{VerificationMode: tlscommon.VerifyNone}
+func tlsVerificationNone() *tlsSettings {
+	return &tlsSettings{VerificationMode: verifyNone}
 }
 
 func wssConfig(s *wstest.Server) config {
@@ -27,7 +24,7 @@ func wssConfig(s *wstest.Server) config {
 func TestConnect_WSSVerifiesTheServerAgainstTheConfiguredCA(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	cfg := wssConfig(s)
-	cfg.TLS = &tlscommon.Config{CAs: []string{s.CertPEM()}}
+	cfg.TLS = &tlsSettings{CAs: []string{s.CertPEM()}}
 	c, _ := newTestClient(t, cfg)
 	mustConnect(t, c)
 	if err := c.Publish(context.Background(), batchOf(2)); err != nil {
@@ -39,7 +36,7 @@ func TestConnect_WSSVerifiesTheServerAgainstTheConfiguredCA(t *testing.T) {
 func TestConnect_WSSWithAnUnknownCAFailsWithACertificateErrorAndAHint(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	c, _ := newTestClient(t, wssConfig(s)) // the system's roots only
-	err := c.Connect()
+	err := connect(c)
 	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "ssl.certificate_authorities") {
 		t.Fatalf("connect to a server with a private CA: %v", err)
 	}
@@ -58,9 +55,9 @@ func TestConnect_WSSToAHostTheCertificateDoesNotNameFailsWithAHint(t *testing.T)
 	cfg := wssConfig(s)
 	_, port, _ := net.SplitHostPort(s.Addr())
 	cfg.Addr = net.JoinHostPort("localhost", port)
-	cfg.TLS = &tlscommon.Config{CAs: []string{s.CertPEM()}}
+	cfg.TLS = &tlsSettings{CAs: []string{s.CertPEM()}}
 	c, _ := newTestClient(t, cfg)
-	err := c.Connect()
+	err := connect(c)
 	if err == nil || !strings.Contains(err.Error(), "localhost") || !strings.Contains(err.Error(), "does not name the host") {
 		t.Fatalf("connect to a host the certificate does not name: %v", err)
 	}
@@ -69,7 +66,7 @@ func TestConnect_WSSToAHostTheCertificateDoesNotNameFailsWithAHint(t *testing.T)
 func TestConnect_PlainWSToATLSPortSaysTheServerSpeaksTLS(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.TLS = true })
 	c, _ := newTestClient(t, testConfig(s)) // ws://
-	err := c.Connect()
+	err := connect(c)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "use wss://") {
 		t.Fatalf("ws:// to a TLS port: %v", err)
 	}
@@ -94,7 +91,7 @@ func TestConnect_RefusedCredentialsGiveTheStatusWithoutTheToken(t *testing.T) {
 	cfg := testConfig(s)
 	cfg.Headers = map[string]string{"Authorization": "Bearer tok-s3cret"}
 	c, _ := newTestClient(t, cfg)
-	err := c.Connect()
+	err := connect(c)
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "credentials") {
 		t.Fatalf("connect with a refused token: %v", err)
 	}
@@ -132,7 +129,7 @@ func TestConnect_ServerDecliningCompressionGetsUncompressedMessagesAndOneWarning
 	s := wstest.New(t, nil) // no compression
 	cfg := testConfig(s)
 	cfg.Compression = true
-	log, logs := logp.NewTesting("websocket")
+	log, logs := newTestingLogger(t)
 	c, _ := newClientWith(t, cfg, log, nil)
 	for i := 0; i < 2; i++ {
 		mustConnect(t, c)

@@ -1,13 +1,19 @@
-// Package wsclient is the websocket output's adapter to Beats 7.17's
-// libbeat: its configuration, the factory libbeat calls, and the client
-// that publishes libbeat's batches over the transport's connection to one
-// server (package transport, which knows nothing of Beats).
+// Package wsclient is the websocket output's adapter to libbeat: its
+// configuration, the factory libbeat calls, and the client that publishes
+// libbeat's batches over the transport's connection to one server (package
+// transport, which knows nothing of Beats).
+//
+// One source serves every Beats line (docs/lines.md): the files here are
+// compiled in the root module against Beats 7.17 and, linked from
+// beats95/wsclient, against Beats 9.5. What differs between the lines'
+// libbeat lives in line.go, one per line, which names the types (rawConfig,
+// tlsSettings, logger, ...) and calls (MakeOutput, Connect, loadTLS, ...)
+// the shared files use; a shared file imports only packages whose path and
+// API both lines have.
 package wsclient
 
 import (
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
-	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 
 	"github.com/beats-websocket/websocket-output/transport"
@@ -17,21 +23,16 @@ import (
 // -ldflags "-X .../wsclient.Version=...".
 var Version = "dev"
 
-// MakeOutput is the output factory libbeat calls for output.websocket: it
-// reads and validates the configuration and returns one client per worker
-// and host. A bad configuration fails here, so Filebeat stops at start with
-// the error.
-func MakeOutput(
-	_ outputs.IndexManager,
-	info beat.Info,
-	observer outputs.Observer,
-	cfg *common.Config,
-) (outputs.Group, error) {
+// newOutput reads and validates the configuration and returns it with the
+// output's clients: one per worker and host, each testable by `filebeat
+// test output`. Each line's MakeOutput (line.go) calls it and hands the
+// clients to its libbeat. A bad configuration fails here, so Filebeat
+// stops at start with the error.
+func newOutput(cfg *rawConfig, info beat.Info, observer stats, log *logger) (config, []outputs.NetworkClient, error) {
 	config, tlsConfig, err := readConfig(cfg)
 	if err != nil {
-		return outputs.Fail(err)
+		return config, nil, err
 	}
-	log := logp.NewLogger("websocket")
 	urls := config.urls()
 	logStartup(log, config, urls, tlsConfig)
 
@@ -49,7 +50,7 @@ func MakeOutput(
 		for i, ep := range endpoints {
 			enc, err := newEncoder(config, info)
 			if err != nil {
-				return outputs.Fail(err)
+				return config, nil, err
 			}
 			perHost[i] = newClient(config, ep, enc, observer, log)
 		}
@@ -61,10 +62,7 @@ func MakeOutput(
 			clients = append(clients, newFailover(perHost))
 		}
 	}
-	// SuccessNet(true, ...) keeps the clients as they are: the failover
-	// between hosts is per worker, above.
-	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit,
-		withTest(clients, &outputTest{endpoints: endpoints}))
+	return config, withTest(clients, &outputTest{endpoints: endpoints}), nil
 }
 
 // failover is libbeat's failover client over one worker's clients, one per

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
@@ -28,7 +26,7 @@ func init() {
 
 func load(t *testing.T, settings map[string]interface{}) (outputs.Group, error) {
 	t.Helper()
-	cfg, err := common.NewConfigFrom(settings)
+	cfg, err := newConfigFrom(settings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +35,9 @@ func load(t *testing.T, settings map[string]interface{}) (outputs.Group, error) 
 
 // loadConfig loads the output through libbeat's registry, as Filebeat
 // does, and closes its clients when the test ends.
-func loadConfig(t *testing.T, cfg *common.Config) (outputs.Group, error) {
+func loadConfig(t *testing.T, cfg *rawConfig) (outputs.Group, error) {
 	t.Helper()
-	group, err := outputs.Load(nil, beat.Info{Beat: "filebeat"}, nil, "websocket", cfg)
+	group, err := loadOutput(cfg)
 	t.Cleanup(func() {
 		for _, c := range group.Clients {
 			c.Close()
@@ -50,7 +48,7 @@ func loadConfig(t *testing.T, cfg *common.Config) (outputs.Group, error) {
 
 func unpack(t *testing.T, yaml string) (config, error) {
 	t.Helper()
-	cfg, err := common.NewConfigWithYAML([]byte(yaml), "test")
+	cfg, err := newConfigWithYAML([]byte(yaml), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +177,7 @@ func TestMakeOutput_WorkersPerHostLoadBalancedOrFailingOver(t *testing.T) {
 // codecConfig returns a codec setting as it would be read from yaml under codec.
 func codecConfig(t *testing.T, yaml string) codec.Config {
 	t.Helper()
-	cfg, err := common.NewConfigWithYAML([]byte(yaml), "test")
+	cfg, err := newConfigWithYAML([]byte(yaml), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +208,8 @@ func TestFailover_UsesTheOtherHostWhenOneIsDownAndCloseEndsBoth(t *testing.T) {
 	c := group.Clients[0].(outputs.NetworkClient)
 	// libbeat's failover client alternates between two hosts: the second
 	// attempt at the latest reaches the live one.
-	if err := c.Connect(); err != nil {
-		if err := c.Connect(); err != nil {
+	if err := connect(c); err != nil {
+		if err := connect(c); err != nil {
 			t.Fatalf("neither host connected: %v", err)
 		}
 	}
@@ -226,7 +224,7 @@ func TestFailover_UsesTheOtherHostWhenOneIsDownAndCloseEndsBoth(t *testing.T) {
 
 	c.Close()
 	for i := 0; i < 2; i++ { // one attempt per host
-		if err := c.Connect(); !errors.Is(err, transport.ErrClosed) {
+		if err := connect(c); !errors.Is(err, transport.ErrClosed) {
 			t.Fatalf("Connect after Close: %v, want %v", err, transport.ErrClosed)
 		}
 	}

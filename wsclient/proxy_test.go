@@ -59,7 +59,7 @@ func TestConnect_ProxyRefusalNamesTheProxyWithoutItsPassword(t *testing.T) {
 	s := wstest.New(t, nil)
 	p := wstest.NewProxy(t, "http", func(p *wstest.Proxy) { p.Refuse = http.StatusProxyAuthRequired })
 	c, _ := newTestClient(t, proxied(testConfig(s), "http://proxyuser:proxypass@"+p.Addr()))
-	err := c.Connect()
+	err := connect(c)
 	if err == nil || !strings.Contains(err.Error(), "407") || !strings.Contains(err.Error(), p.Addr()) {
 		t.Fatalf("connect through a refusing proxy: %v", err)
 	}

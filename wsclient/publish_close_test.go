@@ -133,7 +133,7 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 			cfg := ackTestConfig(s)
 			cfg.Frame = frame
 			gate := newGatedClose()
-			c, obs := newClientWith(t, cfg, testLogger(), gate.onSockets)
+			c, obs := newClientWith(t, cfg, testLogger(t), gate.onSockets)
 			mustConnect(t, c)
 			enc := pauseAt(c, 4) // frame: event: events 0 and 1 on the wire, 2 and 3 held
 
@@ -173,7 +173,7 @@ func TestAck_CloseDuringPublishNeverACKsWhatTheServerDidNotAcknowledge(t *testin
 func TestAck_CloseDuringPublishACKsExactlyWhatTheServerAcknowledged(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
 	gate := newGatedClose()
-	c, obs := newClientWith(t, ackTestConfig(s), testLogger(), gate.onSockets)
+	c, obs := newClientWith(t, ackTestConfig(s), testLogger(t), gate.onSockets)
 	mustConnect(t, c)
 	ws := s.Conn()
 	enc := pauseAt(c, 5) // events 0 to 2 on the wire, 3 and 4 held

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs/outest"
 
 	"github.com/beats-websocket/websocket-output/transport/wstest"
@@ -93,7 +92,7 @@ func TestPublish_BatchFrameOfDroppedEventsOnlySendsNothing(t *testing.T) {
 	c, obs := newTestClient(t, batchConfig(s))
 	mustConnect(t, c)
 
-	batch := outest.NewBatch(logEvent(1), beat.Event{Fields: common.MapStr{}})
+	batch := outest.NewBatch(logEvent(1), beat.Event{Fields: mapStr{}})
 	if err := c.Publish(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +143,7 @@ func TestPublish_CodecJSONSendsWholeEvents(t *testing.T) {
 	mustConnect(t, c)
 
 	ev := logEvent("hello")
-	ev.Fields["log"] = common.MapStr{"offset": 7}
+	ev.Fields["log"] = mapStr{"offset": 7}
 	if err := c.Publish(context.Background(), outest.NewBatch(ev)); err != nil {
 		t.Fatal(err)
 	}

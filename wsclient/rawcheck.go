@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs/codec"
 )
 
@@ -21,7 +20,7 @@ import (
 // checkServerKeys checks that the configuration names the server one way:
 // hosts (full URLs) or schema, addr and path. It reads which keys were
 // written, which the unpacked config, with its defaults, no longer shows.
-func checkServerKeys(cfg *common.Config) error {
+func checkServerKeys(cfg *rawConfig) error {
 	var parts []string
 	for _, k := range []string{"schema", "addr", "path"} {
 		if cfg.HasField(k) {
@@ -48,7 +47,7 @@ func checkServerKeys(cfg *common.Config) error {
 // would convert instead of refusing: a list given for headers becomes
 // headers named "0", "1", ...; an object given for hosts becomes a list of
 // its values; a value given for ssl fails with a stack trace.
-func checkShapes(cfg *common.Config) error {
+func checkShapes(cfg *rawConfig) error {
 	for _, key := range []string{"headers", "proxy_headers"} {
 		if sub, err := cfg.Child(key, -1); err == nil && sub.IsArray() {
 			return fmt.Errorf("%s: give header names with their values, such as %s: {X-Tenant: blue}, not a list", key, key)
@@ -72,7 +71,7 @@ func checkShapes(cfg *common.Config) error {
 
 // checkKeys refuses keys this output does not have: a misspelt key would
 // otherwise be ignored, and ack.enable: true give no acknowledgements.
-func checkKeys(cfg *common.Config) error {
+func checkKeys(cfg *rawConfig) error {
 	known := map[string]bool{"enabled": true} // output.websocket.enabled is libbeat's
 	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
 		for i := range k {
@@ -96,7 +95,7 @@ func checkKeys(cfg *common.Config) error {
 
 // givenKeys lists the dotted keys set in cfg, relative to it (FlattenedKeys
 // would give output.websocket.addr), lists counting as one key.
-func givenKeys(cfg *common.Config, prefix string) []string {
+func givenKeys(cfg *rawConfig, prefix string) []string {
 	var keys []string
 	for _, name := range cfg.GetFields() {
 		if sub, err := cfg.Child(name, -1); err == nil && sub.IsDict() {

@@ -1,11 +1,6 @@
 package wsclient
 
-import (
-	"fmt"
-
-	"github.com/elastic/beats/v7/libbeat/common"
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-)
+import "fmt"
 
 // readConfig is the one way in for output.websocket's settings: the checks
 // of the configuration as written (rawcheck.go, beatsnames.go), unpacking
@@ -13,8 +8,8 @@ import (
 // and loading the ssl settings. It returns the configuration and the TLS
 // settings (nil when there are none), or the first error, which names the
 // key.
-func readConfig(cfg *common.Config) (config, *tlscommon.TLSConfig, error) {
-	for _, check := range []func(*common.Config) error{checkServerKeys, checkBeatsNames, checkShapes} {
+func readConfig(cfg *rawConfig) (config, *tlsConfig, error) {
+	for _, check := range []func(*rawConfig) error{checkServerKeys, checkBeatsNames, checkShapes} {
 		if err := check(cfg); err != nil {
 			return config{}, nil, err
 		}
@@ -23,7 +18,7 @@ func readConfig(cfg *common.Config) (config, *tlscommon.TLSConfig, error) {
 	if err := cfg.Unpack(&c); err != nil {
 		return config{}, nil, err
 	}
-	tlsConfig, err := tlscommon.LoadTLSConfig(c.TLS)
+	tlsConfig, err := loadTLS(c.TLS)
 	if err != nil {
 		return config{}, nil, fmt.Errorf("ssl: %w", err)
 	}

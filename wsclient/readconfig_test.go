@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
-	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 )
 
@@ -38,7 +37,7 @@ func TestMakeOutput_AcceptsValidValuesTheChecksCouldMistake(t *testing.T) {
 // configuration, as Filebeat gives them.
 func loadNested(t *testing.T, settings map[string]interface{}) (outputs.Group, error) {
 	t.Helper()
-	root, err := common.NewConfigFrom(map[string]interface{}{"output": map[string]interface{}{"websocket": settings}})
+	root, err := newConfigFrom(map[string]interface{}{"output": map[string]interface{}{"websocket": settings}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,13 +52,13 @@ func loadNested(t *testing.T, settings map[string]interface{}) (outputs.Group, e
 	return loadConfig(t, cfg)
 }
 
-// Beats 7.17's json codec reads escapehtml and localtime and ignores the
+// libbeat's json codec (7.17's and 9.5's) reads escapehtml and localtime and ignores the
 // documented escape_html and local_time; the output passes them on.
 func TestCodecJSON_EscapeHTMLAndLocalTimeTakeEffect(t *testing.T) {
 	// local_time keeps the event's zone, as Filebeat's events have the
 	// local one, instead of converting to UTC.
 	zone := time.FixedZone("JST", 9*60*60)
-	ev := &beat.Event{Timestamp: time.Date(2024, 3, 1, 12, 0, 0, 0, zone), Fields: common.MapStr{"message": "<a href=x>&</a>"}}
+	ev := &beat.Event{Timestamp: time.Date(2024, 3, 1, 12, 0, 0, 0, zone), Fields: mapStr{"message": "<a href=x>&</a>"}}
 	for _, tc := range []struct {
 		yaml string
 		want string
@@ -74,7 +73,7 @@ func TestCodecJSON_EscapeHTMLAndLocalTimeTakeEffect(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.yaml, err)
 		}
-		enc, err := newEncoder(c, beat.Info{Beat: "filebeat", Version: "7.17.29"})
+		enc, err := newEncoder(c, beat.Info{Beat: "filebeat", Version: testBeatsVersion})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.yaml, err)
 		}

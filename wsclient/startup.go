@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-	"github.com/elastic/beats/v7/libbeat/logp"
 	"github.com/elastic/beats/v7/libbeat/version"
 
 	"github.com/beats-websocket/websocket-output/transport"
@@ -21,14 +19,14 @@ import (
 // Beats', the servers and connections, framing, encoding, acknowledgements
 // and the connection settings in use; and warns of credentials that would go
 // unencrypted and of TLS without verification. It shows no credential.
-func logStartup(log *logp.Logger, c config, urls []*url.URL, tlsConfig *tlscommon.TLSConfig) {
+func logStartup(log *logger, c config, urls []*url.URL, tlsConfig *tlsConfig) {
 	log.Infof("websocket output %s (built with Beats %s, %s): %s, batch_size: %d, retry_limit: %d, frame: %s, %s, %s%s",
 		Version, version.GetDefaultVersion(), runtime.Version(), c.describeHosts(urls),
 		c.BatchSize, c.RetryLimit, c.Frame, c.encoding(), c.delivery(), c.describeConnection())
 	if host := c.cleartextHost(urls); host != "" {
 		log.Warnf("headers and credentials go unencrypted to %s: use wss:// to protect them", host)
 	}
-	if tlsConfig != nil && tlsConfig.Verification == tlscommon.VerifyNone {
+	if tlsConfig != nil && tlsConfig.Verification == verifyNone {
 		log.Warn("ssl.verification_mode: none: the server's certificate is not checked, so anyone on the path can read and alter the events; use it only for tests")
 	}
 }

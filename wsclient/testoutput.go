@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/elastic/beats/v7/libbeat/outputs"
-	"github.com/elastic/beats/v7/libbeat/testing"
 
 	"github.com/beats-websocket/websocket-output/transport"
 )
@@ -27,7 +26,7 @@ type testable struct {
 // Test runs `filebeat test output` for the whole output on its first call
 // and does nothing on later ones. A failed check makes it call d.Fatal once
 // every host is tested. Called by the test command only, from one goroutine.
-func (c testable) Test(d testing.Driver) {
+func (c testable) Test(d driver) {
 	c.test.once.Do(func() { c.test.run(d) })
 }
 
@@ -49,12 +48,12 @@ func withTest(clients []outputs.NetworkClient, test *outputTest) []outputs.Netwo
 
 // run tests every host, even after one fails, then fails the command if
 // any did.
-func (t *outputTest) run(d testing.Driver) {
+func (t *outputTest) run(d driver) {
 	var failed []string
 	for _, ep := range t.endpoints {
 		name := transport.Display(ep.URL)
 		ok := false
-		d.Run("websocket: "+name, func(d testing.Driver) { ok = transport.Check(ep, checklist{d}) })
+		d.Run("websocket: "+name, func(d driver) { ok = transport.Check(ep, checklist{d}) })
 		if !ok {
 			failed = append(failed, name)
 		}
@@ -68,8 +67,8 @@ func (t *outputTest) run(d testing.Driver) {
 }
 
 // checklist is libbeat's test driver as the transport's Checklist.
-type checklist struct{ testing.Driver }
+type checklist struct{ driver }
 
 func (c checklist) Run(name string, f func(transport.Checklist)) {
-	c.Driver.Run(name, func(d testing.Driver) { f(checklist{d}) })
+	c.driver.Run(name, func(d driver) { f(checklist{d}) })
 }

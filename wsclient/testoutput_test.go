@@ -12,8 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/beats-websocket/websocket-output/transport/wstest"
-
-	beattest "github.com/elastic/beats/v7/libbeat/testing"
 )
 
 // testOutput does what `filebeat test output` does with the output the
@@ -28,9 +26,9 @@ func testOutput(t *testing.T, settings map[string]interface{}) (string, int) {
 	}
 	var out bytes.Buffer
 	exits := 0
-	d := beattest.NewConsoleDriverWithKiller(&out, func() { exits++ })
+	d := newConsoleDriverWithKiller(&out, func() { exits++ })
 	for _, c := range group.Clients {
-		tc, ok := c.(beattest.Testable)
+		tc, ok := c.(beatTestable)
 		if !ok {
 			t.Fatalf("client %s is not a testing.Testable: the command would say the output does not support testing", c)
 		}

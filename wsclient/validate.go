@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
-
 	"github.com/beats-websocket/websocket-output/transport"
 )
 
@@ -201,13 +199,18 @@ func isToken(s string) bool {
 	return true
 }
 
-// validateTLSFiles checks, before libbeat loads them, that the files the ssl
-// settings name can be read, so that the error names the key; and that the
+// validateTLSFiles checks, before libbeat loads them, that the files the
+// ssl settings name can be read, so that the error names the key; that the
 // CA pins are SHA-256 fingerprints, which libbeat compares as text at every
-// handshake and never checks.
-func validateTLSFiles(tls *tlscommon.Config) error {
+// handshake and never checks; and the line's own ssl settings
+// (validateLineTLS, line.go).
+func validateTLSFiles(tls *tlsSettings) error {
 	if !tls.IsEnabled() {
 		return nil
+	}
+	// 9.5's library takes a number for a mode and does not check it.
+	if _, ok := verificationModes[tls.VerificationMode]; !ok {
+		return fmt.Errorf("ssl.verification_mode: %d is not a verification mode, use full, strict, certificate or none", tls.VerificationMode)
 	}
 	for i, ca := range tls.CAs {
 		if err := readable(ca); err != nil {
@@ -225,7 +228,7 @@ func validateTLSFiles(tls *tlscommon.Config) error {
 			return fmt.Errorf("ssl.ca_sha256[%d]: %q is not a SHA-256 fingerprint in base64 (44 characters ending in \"=\")", i, pin)
 		}
 	}
-	return nil
+	return validateLineTLS(tls)
 }
 
 // readable checks that a file setting, a path or the PEM text itself, can

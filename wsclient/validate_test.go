@@ -21,7 +21,7 @@ type badValue struct {
 // is a file that exists and holds no PEM.
 func badValues(notPEM string) []badValue {
 	type settings = map[string]interface{}
-	return []badValue{
+	return append(lineBadValues(), []badValue{
 		{settings{"schema": "http"}, []string{"schema", `"http"`}, nil},
 		{settings{"workers": 0}, []string{"workers", "0"}, nil},
 		{settings{"workers": -2}, []string{"workers", "-2"}, nil},
@@ -185,7 +185,7 @@ func badValues(notPEM string) []badValue {
 		{settings{"schema": "wss", "ssl.ca_sha256": []string{"not base64!"}}, []string{"ssl.ca_sha256[0]", `"not base64!"`}, nil},
 		{settings{"schema": "wss", "ssl.ca_sha256": 5}, []string{"ssl.ca_sha256[0]", `"5"`}, nil},
 		{settings{"schema": "wss", "ssl.renegotiation": "always"}, []string{"ssl.renegotiation", "always"}, nil},
-	}
+	}...)
 }
 
 // writeNotPEM writes a file that is not PEM, for the ssl file settings.

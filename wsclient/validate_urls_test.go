@@ -3,8 +3,6 @@ package wsclient
 import (
 	"strings"
 	"testing"
-
-	"github.com/elastic/beats/v7/libbeat/logp"
 )
 
 // No part of a URL's user information may appear in any message: not when
@@ -50,11 +48,8 @@ func (c credentialURL) settings() map[string]interface{} {
 }
 
 func TestConfig_URLCredentialsNeverAppearInErrorsOrTheStartUpLine(t *testing.T) {
-	if err := logp.DevelopmentSetup(logp.ToObserverOutput()); err != nil {
-		t.Fatal(err)
-	}
+	logs := observeOutputLogs(t)
 	for _, tc := range credentialURLs {
-		logs := logp.ObserverLogs()
 		logs.TakeAll()
 		_, err := load(t, tc.settings())
 		var said []string

@@ -86,6 +86,10 @@ func check(hostPath, pluginPath string, out, stderr io.Writer) int {
 		}
 		return 1
 	}
+	if msg := lineMismatch(host, plugin, n); msg != "" {
+		fmt.Fprint(out, msg)
+		return 1
+	}
 	found := mismatches(host, plugin, n)
 	if len(found) == 0 {
 		fmt.Fprintf(out, "compatible: %s can load into %s (%s)\n", n.plugin, n.host, agreement(host, plugin))

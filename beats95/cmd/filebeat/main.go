@@ -1,0 +1,22 @@
+// Command filebeat is the stock Filebeat of the 9.5 line (default inputs),
+// built from this module so that it and websocket.so share the toolchain,
+// build flags and every package version: the condition for Go's plugin
+// loader to accept the plugin. It is Beats' own filebeat/main.go at the
+// version beats95/go.mod pins, which differs from 7.17's (the settings take
+// a module namespace, and time/tzdata is linked in); nothing here is
+// specific to the websocket output.
+package main
+
+import (
+	"os"
+	_ "time/tzdata" // as Beats' own main: timezone data for processors
+
+	"github.com/elastic/beats/v7/filebeat/cmd"
+	inputs "github.com/elastic/beats/v7/filebeat/input/default-inputs"
+)
+
+func main() {
+	if err := cmd.Filebeat(inputs.Init, cmd.FilebeatSettings("")).Execute(); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,1 @@
+../../encode/default_test.go

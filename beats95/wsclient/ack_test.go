@@ -1,0 +1,1 @@
+../../wsclient/ack_test.go

@@ -1,0 +1,1 @@
+../../wsclient/client_test.go

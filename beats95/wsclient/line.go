@@ -1,0 +1,126 @@
+package wsclient
+
+// The Beats 9.5 line's part of the adapter: what its libbeat names or
+// calls differently from 7.17's (wsclient/line.go in the root module).
+// Every other file of this package is a link to the root module's
+// wsclient, the one source of both lines (docs/lines.md).
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/outputs"
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/logp"
+	"github.com/elastic/elastic-agent-libs/paths"
+	"github.com/elastic/elastic-agent-libs/testing"
+	"github.com/elastic/elastic-agent-libs/transport/httpcommon"
+	"github.com/elastic/elastic-agent-libs/transport/tlscommon"
+)
+
+// Line is the Beats line this adapter is built for.
+const Line = "9.5"
+
+// The types the shared files use, as Beats 9.5 has them: in
+// elastic-agent-libs (7.17 has them in libbeat itself).
+type (
+	rawConfig     = conf.C
+	tlsSettings   = tlscommon.Config
+	tlsConfig     = tlscommon.TLSConfig
+	verification  = tlscommon.TLSVerificationMode
+	proxySettings = httpcommon.HTTPClientProxySettings
+	logger        = logp.Logger
+	driver        = testing.Driver
+)
+
+const (
+	verifyFull        = tlscommon.VerifyFull
+	verifyStrict      = tlscommon.VerifyStrict
+	verifyCertificate = tlscommon.VerifyCertificate
+	verifyNone        = tlscommon.VerifyNone
+)
+
+var (
+	newConfigFrom = conf.NewConfigFrom
+	newProxyURI   = httpcommon.NewProxyURIFromURL
+)
+
+// MakeOutput is the output factory 9.5's libbeat calls for
+// output.websocket (newOutput). Its settings are 7.17's: this output has
+// no output-level queue setting, so the pipeline's queue applies, and no
+// encoder factory, so the queue holds events as libbeat makes them.
+func MakeOutput(
+	_ outputs.IndexManager,
+	info beat.Info,
+	observer outputs.Observer,
+	cfg *conf.C,
+	beatPaths *paths.Path,
+) (outputs.Group, error) {
+	log := info.Logger
+	if log == nil {
+		log = logp.NewLogger("")
+	}
+	log = log.Named("websocket")
+	config, clients, err := newOutput(cfg, info, renamed{observerOrNil(observer)}, log)
+	if err != nil {
+		return outputs.Fail(err)
+	}
+	// loadbalance true keeps the clients as they are: the failover
+	// between hosts is per worker, in newOutput.
+	return outputs.SuccessNet(conf.Namespace{}, true, config.BatchSize, config.RetryLimit, nil, log, beatPaths, clients)
+}
+
+// observerOrNil is observer, or one that counts nothing when libbeat gives
+// none, as `filebeat test output` does.
+func observerOrNil(observer outputs.Observer) outputs.Observer {
+	if observer == nil {
+		return outputs.NewNilObserver()
+	}
+	return observer
+}
+
+// renamed is 9.5's Observer with 7.17's names of its methods (stats).
+type renamed struct{ outputs.Observer }
+
+func (o renamed) Acked(n int)   { o.AckedEvents(n) }
+func (o renamed) Failed(n int)  { o.RetryableErrors(n) }
+func (o renamed) Dropped(n int) { o.PermanentErrors(n) }
+
+// Cancelled counts the events of a batch handed back unsent as failed, to
+// be sent again: 9.5's Observer has no Cancelled, and its active events
+// would otherwise never come down. 7.17 counts them in neither.
+func (o renamed) Cancelled(n int) { o.RetryableErrors(n) }
+
+// Connect dials the server, after a backoff if the last connect or publish
+// failed (transport.Client.Connect). libbeat logs its error once. Close,
+// not ctx, ends a backoff wait or a handshake early, as on 7.17.
+func (c *Client) Connect(_ context.Context) error {
+	return c.conn.Connect()
+}
+
+// validateLineTLS checks the ssl settings 9.5 has and 7.17 has not, which
+// its library checks only at the first handshake, if at all:
+// ca_trusted_fingerprint, a CA's SHA-256 in hex, and key_passphrase_path, a
+// file to read.
+func validateLineTLS(tls *tlsSettings) error {
+	if fp := tls.CATrustedFingerprint; fp != "" {
+		if b, err := hex.DecodeString(strings.ReplaceAll(fp, ":", "")); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("ssl.ca_trusted_fingerprint: %q is not a SHA-256 fingerprint in hex (64 hex digits)", fp)
+		}
+	}
+	if path := tls.Certificate.PassphrasePath; path != "" {
+		if err := readable(path); err != nil {
+			return fmt.Errorf("ssl.key_passphrase_path: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadTLS loads the ssl settings: nil when there are none.
+func loadTLS(c *tlsSettings) (*tlsConfig, error) {
+	return tlscommon.LoadTLSConfig(c, logp.NewLogger("websocket"))
+}

@@ -1,0 +1,1 @@
+../../wsclient/proxy_test.go

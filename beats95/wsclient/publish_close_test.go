@@ -1,0 +1,1 @@
+../../wsclient/publish_close_test.go

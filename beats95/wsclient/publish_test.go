@@ -1,0 +1,1 @@
+../../wsclient/publish_test.go

@@ -1,0 +1,1 @@
+../../wsclient/readconfig_test.go

@@ -1,0 +1,1 @@
+../../wsclient/validate.go

@@ -1,0 +1,1 @@
+../../wsclient/validate_urls_test.go

@@ -1,0 +1,73 @@
+package wsclient
+
+// The Beats 7.17 line's part of the adapter: what its libbeat names or
+// calls differently from 9.5's (beats95/wsclient/line.go). The other files
+// of this package are shared by both lines.
+
+import (
+	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
+	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
+	"github.com/elastic/beats/v7/libbeat/logp"
+	"github.com/elastic/beats/v7/libbeat/outputs"
+	"github.com/elastic/beats/v7/libbeat/testing"
+)
+
+// Line is the Beats line this adapter is built for.
+const Line = "7.17"
+
+// The types the shared files use, as Beats 7.17 has them: in libbeat
+// itself (9.5 has them in elastic-agent-libs).
+type (
+	rawConfig     = common.Config
+	tlsSettings   = tlscommon.Config
+	tlsConfig     = tlscommon.TLSConfig
+	verification  = tlscommon.TLSVerificationMode
+	proxySettings = httpcommon.HTTPClientProxySettings
+	logger        = logp.Logger
+	driver        = testing.Driver
+)
+
+const (
+	verifyFull        = tlscommon.VerifyFull
+	verifyStrict      = tlscommon.VerifyStrict
+	verifyCertificate = tlscommon.VerifyCertificate
+	verifyNone        = tlscommon.VerifyNone
+)
+
+var (
+	newConfigFrom = common.NewConfigFrom
+	newProxyURI   = httpcommon.NewProxyURIFromURL
+)
+
+// MakeOutput is the output factory 7.17's libbeat calls for
+// output.websocket (newOutput).
+func MakeOutput(
+	_ outputs.IndexManager,
+	info beat.Info,
+	observer outputs.Observer,
+	cfg *common.Config,
+) (outputs.Group, error) {
+	config, clients, err := newOutput(cfg, info, observer, logp.NewLogger("websocket"))
+	if err != nil {
+		return outputs.Fail(err)
+	}
+	// SuccessNet(true, ...) keeps the clients as they are: the failover
+	// between hosts is per worker, in newOutput.
+	return outputs.SuccessNet(true, config.BatchSize, config.RetryLimit, clients)
+}
+
+// Connect dials the server, after a backoff if the last connect or publish
+// failed (transport.Client.Connect). libbeat logs its error once.
+func (c *Client) Connect() error {
+	return c.conn.Connect()
+}
+
+// validateLineTLS checks the ssl settings only this line has: none.
+func validateLineTLS(*tlsSettings) error { return nil }
+
+// loadTLS loads the ssl settings: nil when there are none.
+func loadTLS(c *tlsSettings) (*tlsConfig, error) {
+	return tlscommon.LoadTLSConfig(c)
+}

@@ -1,0 +1,58 @@
+package wsclient
+
+// The Beats 7.17 line's part of the tests: what its libbeat names or calls
+// differently from 9.5's (beats95/wsclient/line_test.go). The other test
+// files, but for bench_test.go and docs_test.go, are shared by both lines.
+
+import (
+	"testing"
+
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
+	"github.com/elastic/beats/v7/libbeat/logp"
+	"github.com/elastic/beats/v7/libbeat/outputs"
+	beattest "github.com/elastic/beats/v7/libbeat/testing"
+)
+
+// testBeatsVersion is the Beats version the tests give as beat.Info's.
+const testBeatsVersion = "7.17.29"
+
+type (
+	mapStr       = common.MapStr
+	beatTestable = beattest.Testable
+)
+
+var (
+	newConfigWithYAML          = common.NewConfigWithYAML
+	newConsoleDriverWithKiller = beattest.NewConsoleDriverWithKiller
+)
+
+// lineBadValues are bad values of the settings only this line has: none.
+func lineBadValues() []badValue { return nil }
+
+// connect calls Connect as libbeat does, on a Client or libbeat's
+// failover client.
+func connect(c outputs.NetworkClient) error { return c.Connect() }
+
+// newTestingLogger is a logger for one test, with what it logged.
+func newTestingLogger(testing.TB) (*logger, *observer.ObservedLogs) {
+	return logp.NewTesting("websocket")
+}
+
+// loadOutput loads output.websocket through libbeat's registry, as
+// Filebeat does.
+func loadOutput(cfg *rawConfig) (outputs.Group, error) {
+	return outputs.Load(nil, beat.Info{Beat: "filebeat"}, nil, "websocket", cfg)
+}
+
+// observeOutputLogs returns what the outputs that loadOutput loads from
+// now on log: 7.17's factory logs through the global logger.
+func observeOutputLogs(t testing.TB) *observer.ObservedLogs {
+	t.Helper()
+	if err := logp.DevelopmentSetup(logp.ToObserverOutput()); err != nil {
+		t.Fatal(err)
+	}
+	return logp.ObserverLogs()
+}
