@@ -66,7 +66,7 @@ func eventsOf10KiB(n int) *outest.Batch {
 func TestPublish_AFailedWriteMidBatchRetriesExactlyTheEventsNotOnTheWire(t *testing.T) {
 	s := wstest.New(t, nil)
 	// The handshake, two writes of six events each, then the failure.
-	c, obs := newClientWith(t, testConfig(s), testLogger(), failingWrite(4))
+	c, obs := newClientWith(t, testConfig(s), testLogger(t), failingWrite(4))
 	mustConnect(t, c)
 
 	batch := eventsOf10KiB(100)
@@ -102,7 +102,7 @@ func TestPublish_AFailedWriteMidBatchRetriesExactlyTheEventsNotOnTheWire(t *test
 // the whole batch again.
 func TestAck_AFailedWriteMidBatchRetriesEverythingTheServerDidNotAcknowledge(t *testing.T) {
 	s := wstest.New(t, func(s *wstest.Server) { s.Ack = true })
-	c, obs := newClientWith(t, ackTestConfig(s), testLogger(), failingWrite(4))
+	c, obs := newClientWith(t, ackTestConfig(s), testLogger(t), failingWrite(4))
 	mustConnect(t, c)
 
 	b := &signalled{Batch: eventsOf10KiB(100), ch: make(chan outest.BatchSignal, 10)}

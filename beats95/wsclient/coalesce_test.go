@@ -1,0 +1,1 @@
+../../wsclient/coalesce_test.go
