@@ -44,16 +44,21 @@ type Conn struct {
 	// write leaves delivered.
 	sent atomic.Uint64
 	fc   *frameConn
-	// writing is set while the publisher writes data; dataEnd is where the
-	// data written so far ends in the socket's byte count (stallConn), so
-	// that the watcher can tell data waiting to be taken from pings. Data
-	// held in fc is not in the socket: the server cannot take it yet.
+	// writing is set while the publisher writes data to the socket
+	// (writingData); dataEnd is where the data written so far ends in the
+	// socket's byte count (stallConn), so that the watcher can tell data
+	// waiting to be taken from pings. Data held in fc is not in the
+	// socket: the server cannot take it yet.
 	writing atomic.Bool
 	dataEnd atomic.Uint64
 	sc      *stallConn // nil when the socket is not one (tests' dialers)
 
-	deadlineMu sync.Mutex // orders read deadline updates from reader and publisher
-	extended   time.Time  // when the reader last pushed the deadline on; the reader's
+	deadlineMu sync.Mutex // orders read deadline updates from reader, watcher and publisher
+	pongDue    time.Time  // when a pong is due, from the last sign of life; zero without pings
+	// pingSkipped is set by the pinger when it skipped a ping because data
+	// waited to be taken; the watcher takes it as data waiting.
+	pingSkipped atomic.Bool
+	extended    time.Time // when the reader last pushed the deadline on; the reader's
 
 	born     time.Time     // when the handshake completed
 	dead     chan struct{} // closed once the connection is unusable
@@ -87,6 +92,7 @@ func newConn(ws *websocket.Conn, fc *frameConn, opts *Options, metrics Metrics, 
 	}
 	ws.SetReadLimit(readLimit)
 	fc.beforeRead = c.readingSocket
+	fc.onData = c.writingData
 	c.wg.Add(1)
 	go c.read()
 	if opts.PingInterval > 0 {
@@ -131,19 +137,29 @@ func (c *Conn) write(opcode int, msg []byte, more bool) (uint64, error) {
 	}
 	seq := c.sent.Add(1)
 	c.fc.hold = more
-	c.writing.Store(true)
 	err := c.ws.WriteMessage(opcode, msg)
+	if err != nil {
+		c.failWrite(err)
+		return seq, c.Err()
+	}
+	return seq, nil
+}
+
+// writingData is frameConn.onData: it runs around each write of data
+// frames to the socket (not around messages WriteMore holds, which the
+// server cannot take yet), so that the watcher and the pinger know data
+// waits to be taken.
+func (c *Conn) writingData(done bool) {
+	if !done {
+		c.writing.Store(true)
+		return
+	}
 	if c.sc != nil {
 		// Before writing is cleared, so that the watcher never sees
 		// neither.
 		c.dataEnd.Store(c.sc.written.Load())
 	}
 	c.writing.Store(false)
-	if err != nil {
-		c.failWrite(err)
-		return seq, c.Err()
-	}
-	return seq, nil
 }
 
 // Flushed is the number of the last message in the socket: every message
@@ -210,7 +226,7 @@ func (c *Conn) Acks() bool {
 func (c *Conn) Await(p *Pending) {
 	p.wireEnd = c.dataEnd.Load()
 	c.acks.add(p)
-	c.extend() // the ack deadline may now be the nearest
+	c.extend(false) // the ack deadline may now be the nearest; no sign of life
 }
 
 // Abandon resolves p, a batch whose writing failed on this connection (a

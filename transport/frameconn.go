@@ -52,6 +52,9 @@ type frameConn struct {
 	// reader, about to wait for the server, pushes its read deadline on.
 	// Set before the reader starts; only the reader reads.
 	beforeRead func()
+	// onData, if not nil, runs before (false) and after (true) each write
+	// of data frames to the socket. Set before the first data frame.
+	onData func(done bool)
 
 	wire    atomic.Uint64
 	flushed atomic.Uint64
@@ -143,7 +146,13 @@ func (c *frameConn) flush() error {
 // handed to the socket so far has been.
 func (c *frameConn) write(p []byte, ends uint64) (int, error) {
 	wire := c.wire.Add(ends)
+	if c.onData != nil {
+		c.onData(false)
+	}
 	n, err := c.Conn.Write(p)
+	if c.onData != nil {
+		c.onData(true)
+	}
 	if err == nil {
 		c.flushed.Store(wire)
 	}

@@ -34,13 +34,13 @@ const extendEvery = 10 * time.Millisecond
 func (c *Conn) read() {
 	defer c.wg.Done()
 	c.ws.SetPongHandler(func(string) error {
-		c.extend()
+		c.extend(true)
 		return nil
 	})
 
 	var msg bytes.Buffer
 	c.extended = time.Now()
-	c.extend()
+	c.extend(true)
 	for {
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
@@ -61,7 +61,7 @@ func (c *Conn) read() {
 		}
 		if completed {
 			c.extended = time.Now()
-			c.extend()
+			c.extend(true)
 		}
 	}
 }
@@ -74,7 +74,7 @@ func (c *Conn) read() {
 func (c *Conn) readingSocket() {
 	if time.Since(c.extended) >= extendEvery {
 		c.extended = time.Now()
-		c.extend()
+		c.extend(true)
 	}
 }
 
@@ -100,20 +100,21 @@ func (c *Conn) handle(typ int, msg []byte) (completed bool, err error) {
 	return c.acks.ack(n, c.fc.wire.Load())
 }
 
-// extend sets the read deadline: a pong is due within PingInterval +
-// PingTimeout (a pong for the ping sent at the end of an interval is due
-// within PingTimeout after it; and extendEvery more), and the oldest
-// awaited ack by its deadline.
-// Called by the reader whenever the server shows life, by the pinger while
-// the server takes data, and by the publisher when a batch starts waiting
-// for its ack.
-func (c *Conn) extend() {
-	var deadline time.Time
-	if c.opts.PingInterval > 0 {
-		deadline = time.Now().Add(c.opts.PingInterval + c.opts.PingTimeout + extendEvery)
-	}
+// extend sets the read deadline: the earlier of when a pong is due and
+// when the oldest awaited ack is. With life (the server showed it: a pong,
+// any frame, its TCP taking our data), a pong is due within PingInterval +
+// PingTimeout from now (a pong for the ping sent at the end of an interval
+// is due within PingTimeout after it; and extendEvery more); without, the
+// pong deadline stands and only the ack deadline may have moved (a batch
+// began waiting: the publisher's Await). Called by the reader, the watcher
+// and the publisher.
+func (c *Conn) extend(life bool) {
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
+	if life && c.opts.PingInterval > 0 {
+		c.pongDue = time.Now().Add(c.opts.PingInterval + c.opts.PingTimeout + extendEvery)
+	}
+	deadline := c.pongDue
 	if c.acks != nil {
 		if due, _, ok := c.acks.overdue(); ok && (deadline.IsZero() || due.Before(deadline)) {
 			deadline = due
@@ -204,12 +205,15 @@ func (c *Conn) watch() {
 		if !ok {
 			continue
 		}
-		waiting := c.waiting(n)
+		// The pinger too may have seen data waiting (and skipped its
+		// ping), between two of these checks: a short write on a fast
+		// link, which none of them saw.
+		waiting := c.waiting(n) || c.pingSkipped.Swap(false)
 		if n > acked && (backlog || waiting) {
 			if c.acks != nil {
 				c.acks.restartUnreached(n)
 			}
-			c.extend()
+			c.extend(true)
 		}
 		acked, backlog = n, waiting
 	}
@@ -236,6 +240,7 @@ func (c *Conn) ping() {
 		}
 		if c.sc != nil {
 			if n, ok := c.sc.acknowledged(); ok && c.waiting(n) {
+				c.pingSkipped.Store(true) // the watcher follows the data's progress
 				continue
 			}
 		}

@@ -79,7 +79,8 @@ func (c *Client) sendEvents(cn *transport.Conn, events []publisher.Event) writte
 	var dropped []int
 	bufs := [2][]byte{c.buf, c.spare} // taking turns: bufs[cur] takes the next event, the other holds held
 	cur := 0
-	var held []byte // the last event encoded, not yet written
+	var held []byte   // the last event encoded, not yet written
+	haveHeld := false // held may be empty, even nil: an event that encodes to nothing
 	sizes := c.sizes[:0]
 	for i := range events {
 		msg, err := c.enc.Append(bufs[cur][:0], &events[i].Content)
@@ -89,15 +90,15 @@ func (c *Client) sendEvents(cn *transport.Conn, events []publisher.Event) writte
 			continue
 		}
 		bufs[cur] = msg
-		if held != nil {
+		if haveHeld {
 			if w.err = c.writeEvent(cn, &w, held, true); w.err != nil {
 				break
 			}
 			sizes = append(sizes, len(held))
 		}
-		held, cur = msg, cur^1
+		held, haveHeld, cur = msg, true, cur^1
 	}
-	if held != nil && w.err == nil {
+	if haveHeld && w.err == nil {
 		if w.err = c.writeEvent(cn, &w, held, false); w.err == nil {
 			sizes = append(sizes, len(held))
 		}

@@ -1,0 +1,1 @@
+../../wsclient/empty_event_test.go
