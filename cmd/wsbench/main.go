@@ -194,8 +194,12 @@ func (b *bench) runAll(cases []benchCase, inputs map[inputKind]string, lines, ru
 			if err != nil {
 				log.Fatalf("%s, run %d: %v", c.name, r, err)
 			}
-			log.Printf("%-22s run %d/%d: %8.0f events/s, CPU %5.2f us/event (receivers %5.2f), peak RSS %5.1f MB, load %.2f, %.0f instructions",
-				c.name, r, runs, res.eps, res.cpuPerEvent(), res.recvCPUPerEvent(), res.rssMB, res.loadAverage, res.instructions)
+			counted := ""
+			if b.callgrind != "" {
+				counted = fmt.Sprintf(", %.0f instructions", res.instructions)
+			}
+			log.Printf("%-22s run %d/%d: %8.0f events/s, CPU %5.2f us/event (receivers %5.2f), peak RSS %5.1f MB, load %.2f%s",
+				c.name, r, runs, res.eps, res.cpuPerEvent(), res.recvCPUPerEvent(), res.rssMB, res.loadAverage, counted)
 			results[c.name] = append(results[c.name], res)
 		}
 	}

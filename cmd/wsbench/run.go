@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/beats-websocket/websocket-output/receiver"
 	"github.com/beats-websocket/websocket-output/testbed"
 )
 
@@ -232,11 +233,14 @@ func (b *bench) run(c benchCase, input string, lines, round int) (result, error)
 		}
 	}
 
-	// Throughput counts only if nothing was lost on the way.
+	// Throughput counts only if nothing was lost on the way. Filebeat
+	// without acks counts an event once it is in its socket, so a receiver
+	// may still be reading the last batch when Filebeat has exited: its
+	// count is final once it has seen every connection end.
 	if len(recvs) > 0 {
 		var got int64
 		for _, r := range recvs {
-			st, err := r.Stats()
+			st, err := settled(r, tm.stop)
 			if err != nil {
 				return result{}, err
 			}
@@ -311,5 +315,21 @@ func measure(statsURL string, lines int, exited <-chan error, pid int, recvPids 
 		if !first.IsZero() && now.After(first) {
 			wait = tm.next(acked, lines, float64(acked-firstAcked)/now.Sub(first).Seconds())
 		}
+	}
+}
+
+// settled returns r's counts once no connection to it is open, waiting at
+// most within.
+func settled(r *testbed.Receiver, within time.Duration) (receiver.Stats, error) {
+	deadline := time.Now().Add(within)
+	for {
+		st, err := r.Stats()
+		if err != nil || st.Active == 0 {
+			return st, err
+		}
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("the receiver still has %d connection(s) open %v after Filebeat exited", st.Active, within)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
