@@ -107,8 +107,9 @@ func (c *Client) sendEvents(cn *transport.Conn, events []publisher.Event) writte
 	w.kept = without(events, dropped)
 	w.n = len(w.kept)
 	if w.err != nil {
-		// Held messages that never reached the socket count as not sent.
-		w.n = min(w.n, int(cn.Flushed()-min(cn.Flushed(), w.first-1)))
+		// Held messages that never reached the socket count as not sent:
+		// those of this batch in the socket are w.first to Flushed.
+		w.n = min(w.n, int(max(cn.Flushed()+1, w.first)-w.first))
 	}
 	for _, size := range sizes[:min(w.n, len(sizes))] {
 		w.bytes += size
