@@ -197,9 +197,42 @@ plugin_version() {
 	fi
 }
 
+# host_stamp prints the -ldflags that stamp the host with the commit it is
+# built from and that commit's time, as Elastic's builds stamp theirs, for
+# `filebeat version` and the "Build info" log line: the full commit, with
+# -dirty if tracked files differ from it (as git describe --dirty), or
+# "unknown (built outside git)"; the time SOURCE_DATE_EPOCH's, else the
+# commit's (never the clock's, so builds stay reproducible), else none.
+# 7.17's libbeat/version has the string variables commit and buildTime
+# that Elastic's builds set with -X. 9.5's has vcsRevision and vcsTime,
+# read from Go's VCS stamp (-buildvcs), which Go does not make in a git
+# worktree and which libbeat reads without its modified flag; so the 9.5
+# line sets vcsRevision with -X like 7.17's commit, and its main sets the
+# time.Time vcsTime from main.buildTime (beats95/cmd/filebeat/stamp.go).
+# Not recorded in the binary's build information (-trimpath leaves
+# -ldflags out), so plugincheck and the packages' capability never see
+# it; a -X of a package the plugin shares does not affect loading.
+host_stamp() {
+	local version=github.com/elastic/beats/v7/libbeat/version commit epoch="${SOURCE_DATE_EPOCH:-}" time=""
+	# A checkout's own repository, not one it was copied into.
+	if [ "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$ROOT" && pwd -P)" ] &&
+		git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+		commit=$(git -C "$ROOT" rev-parse HEAD)
+		git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || commit+=-dirty
+		epoch=${epoch:-$(git -C "$ROOT" log -1 --format=%ct)}
+	else
+		commit="unknown (built outside git)"
+	fi
+	[ -z "$epoch" ] || time=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+	case "$LINE" in
+	7.17) echo "-X '$version.commit=$commit'${time:+ -X $version.buildTime=$time}" ;;
+	*) echo "-X '$version.vcsRevision=$commit'${time:+ -X main.buildTime=$time}" ;;
+	esac
+}
+
 build_host() {
 	echo "building $DIST/filebeat (the first build takes a few minutes)" >&2
-	go build "${BUILD_FLAGS[@]}" -o "$DIST/filebeat" ./cmd/filebeat
+	go build "${BUILD_FLAGS[@]}" -ldflags "$(host_stamp)" -o "$DIST/filebeat" ./cmd/filebeat
 	plugin_version >"$DIST/filebeat.version"
 }
 
