@@ -140,10 +140,11 @@ use_line() {
 
 # check_links stops the build if a link of beats95/ to the shared source is
 # broken or was checked out as a plain file (git config core.symlinks
-# false): the 9.5 line compiles the root's wsclient and encode through them.
+# false): the 9.5 line compiles the root's wsclient, encode and plugindir
+# through them.
 check_links() {
 	local f bad=()
-	for f in "$ROOT"/beats95/plugin.go "$ROOT"/beats95/wsclient/* "$ROOT"/beats95/encode/*; do
+	for f in "$ROOT"/beats95/plugin.go "$ROOT"/beats95/wsclient/* "$ROOT"/beats95/encode/* "$ROOT"/beats95/plugindir/*; do
 		case "$(basename "$f")" in line.go | line_test.go | line_*) continue ;; esac
 		[ -L "$f" ] && [ -e "$f" ] || bad+=("${f#"$ROOT"/}")
 	done

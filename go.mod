@@ -7,6 +7,7 @@ require (
 	github.com/elastic/beats/v7 v7.17.29
 	github.com/gorilla/websocket v1.5.3
 	github.com/jpillora/backoff v1.0.0
+	github.com/spf13/cobra v1.7.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.38.0
 	golang.org/x/sys v0.31.0
@@ -92,7 +93,6 @@ require (
 	github.com/santhosh-tekuri/jsonschema v1.2.4 // indirect
 	github.com/shirou/gopsutil v3.20.12+incompatible // indirect
 	github.com/sirupsen/logrus v1.8.1 // indirect
-	github.com/spf13/cobra v1.7.0 // indirect
 	github.com/spf13/pflag v1.0.5 // indirect
 	github.com/stretchr/testify v1.8.4 // indirect
 	github.com/urso/diag v0.0.0-20200210123136-21b3cc8eb797 // indirect

@@ -3,8 +3,10 @@
 // build flags and every package version: the condition for Go's plugin
 // loader to accept the plugin. It is Beats' own filebeat/main.go at the
 // version beats95/go.mod pins, which differs from 7.17's (the settings take
-// a module namespace, and time/tzdata is linked in); nothing here is
-// specific to the websocket output.
+// a module namespace, and time/tzdata is linked in), with two additions: it
+// loads the plugins in the plugins folder of its home path besides those of
+// --plugin (package plugindir), and it sets libbeat's build time
+// (stamp.go).
 package main
 
 import (
@@ -13,10 +15,15 @@ import (
 
 	"github.com/elastic/beats/v7/filebeat/cmd"
 	inputs "github.com/elastic/beats/v7/filebeat/input/default-inputs"
+
+	"github.com/beats-websocket/websocket-output/plugindir"
 )
 
 func main() {
-	if err := cmd.Filebeat(inputs.Init, cmd.FilebeatSettings("")).Execute(); err != nil {
+	plugins := plugindir.TakeFlag()
+	root := cmd.Filebeat(inputs.Init, cmd.FilebeatSettings(""))
+	plugins.LoadBeforeCommands(root)
+	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}
 }

@@ -1,0 +1,1 @@
+../../plugindir/plugindir.go
