@@ -166,7 +166,7 @@ func testRPMFiles(t *testing.T, set packageSet) {
 		return "\n" + out
 	}
 	host := list("-qpl", set.hostRPM)
-	for _, want := range []string{installedFB, "/usr/share/filebeat/bin/filebeat-with-plugins", "/usr/share/filebeat/plugins",
+	for _, want := range []string{installedFB, "/usr/share/filebeat/plugins",
 		"/usr/share/filebeat/module/nginx/access/ingest/pipeline.yml", "/usr/share/filebeat/LICENSE.txt", "/usr/share/filebeat/NOTICE.txt",
 		installedCfg, "/etc/filebeat/filebeat.reference.yml", "/etc/filebeat/modules.d/nginx.yml.disabled",
 		"/usr/bin/filebeat", unitFile} {
@@ -178,6 +178,11 @@ func testRPMFiles(t *testing.T, set packageSet) {
 		if strings.Contains(host, unwanted) {
 			t.Errorf("rpm -qpl %s lists %s, which Elastic's package leaves out", filepath.Base(set.hostRPM), unwanted)
 		}
+	}
+	// filebeat loads the plugins folder itself: no start script turns it
+	// into --plugin flags (as before plugindir).
+	if strings.Contains(host, "/usr/share/filebeat/bin/filebeat-with-plugins\n") {
+		t.Errorf("rpm -qpl %s lists the plugins' start script, which the host no longer needs", filepath.Base(set.hostRPM))
 	}
 	config := list("-qpc", set.hostRPM)
 	for _, want := range []string{installedCfg, "/etc/filebeat/modules.d/nginx.yml.disabled"} {

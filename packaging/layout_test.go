@@ -80,20 +80,21 @@ const gcSetting = `# Go's garbage collector: GOGC=200 takes a fifth to a quarter
 #Environment="GOGC=200"
 `
 
-func TestUnit_IsElasticsStartingFilebeatWithThePlugins(t *testing.T) {
+// The host's filebeat loads the plugins in /usr/share/filebeat/plugins
+// itself (package plugindir), so the unit and /usr/bin/filebeat start it as
+// Elastic's do, without a --plugin.
+func TestUnit_IsElasticsWithTheGCSettingCommentedOut(t *testing.T) {
 	want := replaceOnce(t, elasticTemplate(t, "linux/systemd.unit.tmpl"),
-		"ExecStart=/usr/share/filebeat/bin/filebeat ", "ExecStart=/usr/share/filebeat/bin/filebeat-with-plugins ")
-	want = replaceOnce(t, want, "Environment=\"GODEBUG='madvdontneed=1'\"\n", "Environment=\"GODEBUG='madvdontneed=1'\"\n"+gcSetting)
+		"Environment=\"GODEBUG='madvdontneed=1'\"\n", "Environment=\"GODEBUG='madvdontneed=1'\"\n"+gcSetting)
 	if got := readFile(t, "files/filebeat.service"); got != want {
-		t.Errorf("files/filebeat.service:\n%s\nwant Elastic's unit with the plugins' start script and the GC setting, commented out:\n%s", got, want)
+		t.Errorf("files/filebeat.service:\n%s\nwant Elastic's unit with the GC setting, commented out:\n%s", got, want)
 	}
 }
 
-func TestWrapper_IsElasticsStartingFilebeatWithThePlugins(t *testing.T) {
-	want := replaceOnce(t, elasticTemplate(t, "linux/beatname.sh.tmpl"),
-		"exec /usr/share/filebeat/bin/filebeat ", "exec /usr/share/filebeat/bin/filebeat-with-plugins ")
+func TestWrapper_IsElastics(t *testing.T) {
+	want := elasticTemplate(t, "linux/beatname.sh.tmpl")
 	if got := readFile(t, "files/filebeat"); got != want {
-		t.Errorf("files/filebeat:\n%s\nwant Elastic's /usr/bin/filebeat with the plugins' start script:\n%s", got, want)
+		t.Errorf("files/filebeat:\n%s\nwant Elastic's /usr/bin/filebeat:\n%s", got, want)
 	}
 }
 
