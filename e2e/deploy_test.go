@@ -294,14 +294,22 @@ func logLines(log, level string) []string {
 // log.
 func shipLines(t *testing.T, dir, binary, plugin string, n int) string {
 	t.Helper()
+	return shipLinesArgs(t, dir, binary, n, "--plugin", plugin, "--strict.perms=false", "--path.home", filepath.Dir(binary))
+}
+
+// shipLinesArgs is shipLines with the arguments that give the plugins and
+// the home path.
+func shipLinesArgs(t *testing.T, dir, binary string, n int, args ...string) string {
+	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
 	writeLog(t, log, 0, n)
 	recv := startReceiver(t, dir, "127.0.0.1:0", out)
-	fb := startFilebeatFrom(t, binary, dir, plugin, inputFor(log), outputTo(recv, ""))
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d messages through %s", n, plugin), func() bool {
+	fb := launchFilebeatArgs(t, binary, dir, inputFor(log), outputTo(recv, ""), "", nil, args...)
+	how := strings.Join(args, " ")
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d messages from Filebeat started with %s", n, how), func() bool {
 		if !fb.running() {
 			t.Fatalf("Filebeat exited (%v):\n%s", fb.err, fb.tail())
 		}
@@ -310,7 +318,7 @@ func shipLines(t *testing.T, dir, binary, plugin string, n int) string {
 	fb.stop(t)
 	recv.stop(t)
 	if got := received(t, out); len(got) != n || got[n-1] != line(n-1) {
-		t.Fatalf("received %d lines through %s, want %d", len(got), plugin, n)
+		t.Fatalf("received %d lines from Filebeat started with %s, want %d", len(got), how, n)
 	}
 	return fb.output()
 }

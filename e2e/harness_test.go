@@ -277,6 +277,18 @@ func startFilebeatWith(t *testing.T, dir, inputs, output, settings string) *file
 
 func launchFilebeat(t *testing.T, binary, dir, plugin, inputs, output, settings string, env []string) *filebeat {
 	t.Helper()
+	// Filebeat's home is the binary's folder, its default, where ./build.sh
+	// puts module/ as Elastic's tarball has it: without one, every start
+	// logs an ERROR.
+	return launchFilebeatArgs(t, binary, dir, inputs, output, settings, env,
+		"--plugin", plugin, "--strict.perms=false", "--path.home", filepath.Dir(binary))
+}
+
+// launchFilebeatArgs runs binary with the given inputs, output.websocket
+// settings and further top-level settings, and args, such as --plugin and
+// --path.home. Everything Filebeat writes goes under dir.
+func launchFilebeatArgs(t *testing.T, binary, dir, inputs, output, settings string, env []string, args ...string) *filebeat {
+	t.Helper()
 	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
 	cfgPath, err := testbed.FilebeatConfig{
@@ -288,12 +300,8 @@ func launchFilebeat(t *testing.T, binary, dir, plugin, inputs, output, settings 
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Filebeat's home is the binary's folder, its default, where ./build.sh
-	// puts module/ as Elastic's tarball has it: without one, every start
-	// logs an ERROR. Everything Filebeat writes goes under dir.
-	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, binary,
-		"--plugin", plugin, "-e", "--strict.perms=false", "-c", cfgPath, "--path.home", filepath.Dir(binary),
-		"--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
+	args = append(args, "-e", "-c", cfgPath, "--path.data", filepath.Join(dir, "data"), "--path.logs", filepath.Join(dir, "logs"))
+	p := startEnv(t, filepath.Join(dir, "filebeat.log"), env, binary, args...)
 	return &filebeat{process: p, httpAddr: httpAddr}
 }
 
