@@ -169,13 +169,14 @@ func goRelease(t *testing.T) string {
 	return bi.GoVersion
 }
 
-// TestRelease builds the release bundle once, from a copy of the module in
-// another folder and with an empty build cache, so everything is compiled
-// anew (about two minutes), and checks it from several sides.
+// TestRelease builds the release bundle once, from a checkout of the same
+// tree in another folder (so its Filebeat has dist/'s build stamp) and
+// with an empty build cache, so everything is compiled anew (about two
+// minutes), and checks it from several sides.
 func TestRelease(t *testing.T) {
 	dir := t.TempDir()
 	src, other := filepath.Join(dir, "src"), filepath.Join(dir, "dist")
-	copyTree(t, root, src, "dist", ".git", ".bench")
+	checkoutCopy(t, src)
 	version := strings.TrimSpace(readFile(t, filepath.Join(dist, "websocket.so.version")))
 	mustRun(t, src, []string{"DIST=" + other, "PLUGIN_VERSION=" + version, "GOCACHE=" + filepath.Join(dir, "gocache")},
 		"./build.sh", "dist")
