@@ -8,8 +8,9 @@
 // module the two share, and Filebeat has a --plugin flag only when built
 // with cgo. plugincheck reads the build information Go records in both
 // binaries and prints "compatible", or one line per mismatch in plain
-// words. Exit status: 0 compatible, 1 not, 2 a file could not be read as a
-// Go binary.
+// words. Exit status: 0 compatible, 1 incompatible, 2 a usage error (such
+// as the plugin given first) or a file that could not be read as a Go
+// binary; -h prints the usage and exits 0.
 //
 //	plugincheck -capability dist/filebeat [dist/websocket.so]
 //
@@ -34,7 +35,8 @@ const usage = `usage: plugincheck FILEBEAT PLUGIN
 
 Tells whether the Go plugin PLUGIN (websocket.so) can load into the program
 FILEBEAT, from the build information of both. Exit status: 0 compatible,
-1 not, 2 a file could not be read.
+1 incompatible, 2 a usage error (FILEBEAT must be a program and PLUGIN a
+plugin, in that order) or a file that could not be read as a Go binary.
 
 With -capability, prints the name of the virtual package a host package of
 FILEBEAT provides and a plugin package requires; with PLUGIN, only if the
@@ -48,6 +50,16 @@ func main() {
 // run is the command with its arguments and outputs; it returns the exit
 // status.
 func run(args []string, stdout, stderr io.Writer) int {
+	for _, arg := range args {
+		switch {
+		case arg == "-h" || arg == "-help" || arg == "--help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		case arg != "-capability" && len(arg) > 1 && arg[0] == '-':
+			fmt.Fprintf(stderr, "plugincheck: unknown flag %s\n%s", arg, usage)
+			return 2
+		}
+	}
 	if len(args) > 0 && args[0] == "-capability" {
 		return runCapability(args[1:], stdout, stderr)
 	}
@@ -74,8 +86,8 @@ func check(hostPath, pluginPath string, out, stderr io.Writer) int {
 		n = names{host: hostPath, plugin: pluginPath}
 	}
 
-	if setting(host, "-buildmode") == "plugin" && setting(plugin, "-buildmode") != "plugin" {
-		fmt.Fprintf(stderr, "plugincheck: %s is a plugin and %s a program: give the program first\n%s", hostPath, pluginPath, usage)
+	if msg := wrongRoles(host, plugin, hostPath, pluginPath); msg != "" {
+		fmt.Fprintf(stderr, "plugincheck: %s\n%s", msg, usage)
 		return 2
 	}
 
@@ -103,6 +115,22 @@ func check(hostPath, pluginPath string, out, stderr io.Writer) int {
 	return 1
 }
 
+// wrongRoles says how the arguments are wrong when the first is not a
+// program or the second not a plugin: a usage error, not an incompatible
+// pair. "" when they are a program and a plugin.
+func wrongRoles(host, plugin *debug.BuildInfo, hostPath, pluginPath string) string {
+	hostIsPlugin, pluginIsPlugin := setting(host, "-buildmode") == "plugin", setting(plugin, "-buildmode") == "plugin"
+	switch {
+	case hostIsPlugin && !pluginIsPlugin:
+		return fmt.Sprintf("%s is a plugin and %s a program: give the program first", hostPath, pluginPath)
+	case hostIsPlugin:
+		return fmt.Sprintf("%s and %s are both plugins: give Filebeat first, then the plugin", hostPath, pluginPath)
+	case !pluginIsPlugin:
+		return fmt.Sprintf("%s and %s are both programs (%s was built with -buildmode=%s): give Filebeat first, then the plugin", hostPath, pluginPath, pluginPath, orUnset(setting(plugin, "-buildmode")))
+	}
+	return ""
+}
+
 // runCapability prints the capability of the host in args[0], after
 // checking the plugin in args[1] against it if there is one. The check's
 // report goes to stderr, so that stdout holds the name alone.
@@ -118,6 +146,10 @@ func runCapability(args []string, stdout, stderr io.Writer) int {
 	}
 	host, ok := readBinary(args[0], stderr)
 	if !ok {
+		return 2
+	}
+	if setting(host, "-buildmode") == "plugin" {
+		fmt.Fprintf(stderr, "plugincheck: %s is a plugin, not a program: give Filebeat\n%s", args[0], usage)
 		return 2
 	}
 	n := names{host: filepath.Base(args[0])}
