@@ -9,8 +9,8 @@ import (
 )
 
 // The 9.5 line (beats95/, a module of its own) compiles this module's
-// adapter source through links: each file of beats95/wsclient and
-// beats95/encode is a link to the file of the same name here, but for the
+// adapter source through links: each file of beats95/wsclient,
+// beats95/encode and beats95/plugindir is a link to the file of the same name here, but for the
 // line's own files (line.go, line_test.go). These tests keep the links
 // honest, so that neither line drifts from the other (docs/lines.md).
 
@@ -28,7 +28,7 @@ var onlyHere = map[string]string{
 }
 
 func TestLines_EveryFileOfThe95LineIsALinkToTheSharedSourceOrItsOwn(t *testing.T) {
-	for _, dir := range []string{"wsclient", "encode"} {
+	for _, dir := range []string{"wsclient", "encode", "plugindir"} {
 		entries, err := os.ReadDir(filepath.Join("beats95", dir))
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +62,7 @@ func TestLines_EveryFileOfThe95LineIsALinkToTheSharedSourceOrItsOwn(t *testing.T
 
 func TestLines_EverySharedFileIsLinkedInto95(t *testing.T) {
 	var missing []string
-	for _, dir := range []string{"wsclient", "encode"} {
+	for _, dir := range []string{"wsclient", "encode", "plugindir"} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
