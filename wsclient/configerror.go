@@ -40,13 +40,33 @@ func asConfigError(cfg *rawConfig, err error) error {
 	if !errors.As(err, &uerr) {
 		return configError{err}
 	}
-	// go-ucfg's Path is empty for the errors of Validate methods; its
-	// message always names the path.
-	m := ucfgMessage.FindStringSubmatch(uerr.Message())
-	if m == nil {
-		return configError{err}
+	// A nested setting's Validate wraps the error of the setting within it,
+	// with the outer path: the innermost names the key.
+	for {
+		inner, ok := uerr.Reason().(ucfg.Error)
+		if !ok || !ucfgMessage.MatchString(inner.Message()) {
+			break
+		}
+		uerr = inner
 	}
-	msg, path := m[1], strings.TrimPrefix(strings.TrimPrefix(m[2], cfg.Path()), ".")
+	// go-ucfg's Path is empty for the errors of Validate methods; its
+	// message always names the path. A message that is the reason's, as
+	// Validate's errors are, is taken whole: a value quoted in it could
+	// look like the form.
+	full, reason := uerr.Message(), uerr.Reason().Error()
+	start := 0
+	if strings.HasPrefix(full, reason) {
+		start = len(reason)
+	}
+	m := ucfgMessage.FindStringSubmatchIndex(full[start:])
+	if m == nil {
+		// Not in the form of a setting's error: none is known to reach here.
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(outputPrefix, "."), err)
+	}
+	msg, path := full[:start+m[3]], ""
+	if m[4] >= 0 {
+		path = strings.TrimPrefix(strings.TrimPrefix(full[start+m[4]:start+m[5]], cfg.Path()), ".")
+	}
 	if uerr.Reason() == ucfg.ErrMissing {
 		if names := unsetVariables(cfg, path); len(names) > 0 {
 			return configError{unsetVariableError(keyOf(path), names)}
@@ -62,8 +82,7 @@ func asConfigError(cfg *rawConfig, err error) error {
 // ucfgMessage is the form of go-ucfg's error messages (its messagePath and
 // raiseExpectedObject): what is wrong, then " accessing 'PATH'" or " in
 // field 'PATH'" (" accessing config" for the top), perhaps followed by the
-// file. An error of a nested setting's Validate repeats the form with the
-// outer path: the first path is the key.
+// file.
 var ucfgMessage = regexp.MustCompile(`^(.*?)(?: accessing | in field )(?:'([^']*)'|config)`)
 
 // keyOf writes go-ucfg's path of a setting (hosts.0) as the messages name

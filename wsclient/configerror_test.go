@@ -104,6 +104,30 @@ func TestMakeOutput_EveryConfigErrorStartsWithOutputWebsocketAndTheKey(t *testin
 	}
 }
 
+// go-ucfg's and libbeat's errors read as this output's own: the key first,
+// without go-ucfg's "accessing '...'" and the file's name.
+func TestMakeOutput_LibraryErrorsReadAsTheOutputsOwn(t *testing.T) {
+	const addr = "addr: 127.0.0.1:9\n  "
+	for _, tc := range []struct{ settings, want string }{
+		{addr + "workers: abc", "output.websocket.workers: can not convert 'string' into 'int'"},
+		{addr + "timeout: soon", `output.websocket.timeout: time: invalid duration "soon"`},
+		{addr + "ack: true", "output.websocket.ack: required 'object', but found 'bool'"},
+		{addr + "codec.json: yes", "output.websocket.codec.json: can not convert 'bool' into 'object'"},
+		{addr + "schema: wss\n  ssl.key: /etc/client-key.pem", "output.websocket.ssl: certificate file not configured"},
+		{"hosts: [{url: 'ws://127.0.0.1:9/'}]", "output.websocket.hosts[0]: can not convert 'object' into 'string'"},
+		{addr + "username: \"${WSCLIENT_TEST_UNSET_USER:?set the user}\"", "output.websocket.username: set the user"},
+		{addr + "headers.Authorization: \"${output.websocket.headers.Authorization}\"",
+			"output.websocket.headers.Authorization: cyclic reference detected for key: 'output.websocket.headers.Authorization'"},
+		// The output's own message, whole, whatever the value quoted in it.
+		{addr + "frame: \"x accessing 'y'\"", `output.websocket.frame: "x accessing 'y'" is not supported, use "event" or "batch"`},
+	} {
+		err := loadYAML(t, "output.websocket:\n  "+tc.settings+"\n")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s:\n got %v\nwant %s", tc.settings, err, tc.want)
+		}
+	}
+}
+
 func TestMakeOutput_UnsetVariableNamesTheKeyAndTheVariable(t *testing.T) {
 	const token, host = "WSCLIENT_TEST_UNSET_TOKEN", "WSCLIENT_TEST_UNSET_HOST"
 	for _, name := range []string{token, host} {
