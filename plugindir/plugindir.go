@@ -104,9 +104,10 @@ func (p *Plugins) Load(home string) error {
 		loaded = append(loaded, path)
 	}
 	if outputs.FindFactory(outputType) == nil {
-		registerMissing(fmt.Errorf("output type %s undefined: %s is a plugin, and no plugin loaded registers it: "+
-			"install websocket.so in %s, whose plugins Filebeat loads at every start (the package filebeat-output-websocket does), "+
-			"or start Filebeat with --plugin /path/to/websocket.so", outputType, outputType, dir))
+		// libbeat's words first: "output type websocket undefined".
+		registerMissing(fmt.Errorf("output type websocket undefined: websocket is a plugin, and no plugin loaded registers it: "+
+			"install websocket.so in %s, whose plugins Filebeat loads at every start (the package filebeat-output-websocket does), or start Filebeat with --plugin /path/to/websocket.so",
+			dir))
 	}
 	return nil
 }
@@ -124,8 +125,8 @@ func plan(given []string, dir string, strict bool) ([]string, error) {
 	if strict {
 		for _, path := range found {
 			if err := common.OwnerHasExclusiveWritePerms(path); err != nil {
-				return nil, fmt.Errorf("refusing the plugin %s: Filebeat checks the plugins in %s as it checks its configuration files: %w; "+
-					"or start Filebeat with --strict.perms=false to turn the check off", path, dir, err)
+				return nil, fmt.Errorf("refusing the plugin %s: Filebeat checks the plugins in %s as it checks its configuration files: "+
+					"%w; or start Filebeat with --strict.perms=false to turn the check off", path, dir, err)
 			}
 		}
 	}
@@ -181,15 +182,16 @@ func realPath(path string) string {
 func explain(err error, path string, loaded []string, dir string) error {
 	switch {
 	case isMissing(path):
-		return fmt.Errorf("%w: there is no file %s: --plugin takes the path of a plugin file such as websocket.so; "+
-			"or install the plugin in %s, whose plugins Filebeat loads without --plugin", err, path, dir)
+		return fmt.Errorf("%w: there is no file %s: "+
+			"--plugin takes the path of a plugin file such as websocket.so; or install the plugin in %s, whose plugins Filebeat loads without --plugin",
+			err, path, dir)
 	case strings.HasSuffix(err.Error(), "plugin already loaded"):
 		from := "one of " + strings.Join(loaded, ", ")
 		if len(loaded) == 1 {
 			from = loaded[0]
 		}
-		return fmt.Errorf("%w: %s is another copy of the plugin loaded from %s; "+
-			"give each plugin once: the plugins in %s are loaded without --plugin", err, path, from, dir)
+		return fmt.Errorf("%w: %s is another copy of the plugin loaded from %s; give each plugin once: "+
+			"the plugins in %s are loaded without --plugin", err, path, from, dir)
 	}
 	return err
 }
