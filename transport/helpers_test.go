@@ -57,7 +57,7 @@ func (m *testMetrics) Disconnected(l Loss) {
 	m.lost[l]++
 	m.mu.Unlock()
 }
-func (m *testMetrics) AwaitingAck(d int)         { m.awaiting.Add(int64(d)) }
+func (m *testMetrics) AwaitingAck(d int)        { m.awaiting.Add(int64(d)) }
 func (m *testMetrics) AckLatency(time.Duration) { m.acksTimed.Add(1) }
 
 // ended returns how many connections ended for each reason.
