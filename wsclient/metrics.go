@@ -25,7 +25,7 @@ type connMetrics struct {
 	refused [4]*uintVar
 	lost    [transport.LostWriteError + 1]*uintVar // by transport.Loss; NotLost unused
 
-	awaiting *intVar            // batches written and awaiting acknowledgement
+	awaiting *intVar             // batches written and awaiting acknowledgement
 	latency  gometrics.Histogram // microseconds from a batch's write to its acknowledgement
 }
 
