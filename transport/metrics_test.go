@@ -93,6 +93,9 @@ func TestMetrics_EachEndOfAConnectionIsCountedOnceByItsReason(t *testing.T) {
 				}
 				cn.Await(&Pending{First: seq, Last: seq, Events: 1, Resolve: func(int) {}})
 			}, LostAckTimeout, "no acknowledgement within ack.timeout (200ms) for 1 message(s)"},
+		{"dropped without a close frame", nil, nil,
+			func(t *testing.T, s *wstest.Server, _ *Client) { wstest.TCPConn(s.Conn()).Close() },
+			LostReadError, "server closed the connection: websocket: close 1006 (abnormal closure)"},
 		{"reset", nil, nil,
 			func(t *testing.T, s *wstest.Server, _ *Client) {
 				tcp := wstest.TCPConn(s.Conn())

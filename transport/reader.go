@@ -145,6 +145,11 @@ func (c *Conn) readError(err error) (error, Loss) {
 	var closeErr *websocket.CloseError
 	var netErr net.Error
 	switch {
+	case errors.As(err, &closeErr) && closeErr.Code == websocket.CloseAbnormalClosure:
+		// gorilla's name for a connection that ended without a close
+		// frame (1006 is never sent): the server's process or host went
+		// away.
+		return fmt.Errorf("server closed the connection: %w", err), LostReadError
 	case errors.As(err, &closeErr):
 		return fmt.Errorf("server closed the connection: %w", err), LostCloseFrame
 	case errors.Is(err, websocket.ErrReadLimit):

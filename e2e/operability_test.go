@@ -1,0 +1,329 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/beats-websocket/websocket-output/testbed"
+)
+
+// What an operator sees in Filebeat's /stats and log when the receiver is
+// down from the start, killed mid-run, or there from a clean start, and
+// when an idle connection dies: the counters as docs/metrics.md describes
+// them, the connection metrics under libbeat.output.websocket, and a lost
+// connection logged when it is noticed.
+
+const opsLines = 6000
+
+// opsStats are libbeat in Filebeat's /stats, as docs/metrics.md describes
+// them, with the output and pipeline sections as Filebeat wrote them.
+type opsStats struct {
+	Output struct {
+		Events struct {
+			Batches, Total, Acked, Failed, Dropped, Active int64
+		}
+		Write, Read struct {
+			Bytes, Errors int64
+		}
+		Websocket struct {
+			Connections struct {
+				Open, Opened, Failed int64
+				Refused              map[string]int64
+				Lost                 struct {
+					CloseFrame  int64 `json:"close_frame"`
+					PongTimeout int64 `json:"pong_timeout"`
+					AckTimeout  int64 `json:"ack_timeout"`
+					ReadError   int64 `json:"read_error"`
+					WriteError  int64 `json:"write_error"`
+				}
+			}
+			Acks struct {
+				Awaiting  int64
+				LatencyUs struct {
+					Histogram struct{ Count int64 }
+				} `json:"latency_us"`
+			}
+		}
+	}
+	Pipeline struct {
+		Events struct {
+			Total, Published, Active, Retry, Failed, Dropped int64
+		}
+	}
+	raw string // the two sections, indented
+}
+
+// opsStats reads libbeat's sections of Filebeat's /stats, waiting at most
+// 30s for Filebeat to serve them.
+func (f *filebeat) opsStats(t *testing.T) opsStats {
+	t.Helper()
+	var page struct {
+		Libbeat struct{ Output, Pipeline json.RawMessage }
+	}
+	waitFor(t, 30*time.Second, "Filebeat's /stats", func() bool {
+		return testbed.GetJSON(nil, "http://"+f.httpAddr+"/stats", &page) == nil && page.Libbeat.Output != nil
+	})
+	var s opsStats
+	if err := json.Unmarshal(page.Libbeat.Output, &s.Output); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(page.Libbeat.Pipeline, &s.Pipeline); err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	both, _ := json.Marshal(map[string]json.RawMessage{"output": page.Libbeat.Output, "pipeline": page.Libbeat.Pipeline})
+	_ = json.Indent(&raw, both, "", "  ")
+	s.raw = raw.String()
+	return s
+}
+
+// balanced checks the output's counters add up: every event given to the
+// output counted once as acked, failed (handed back) or dropped, or still
+// active.
+func (s opsStats) balanced(t *testing.T) {
+	t.Helper()
+	e := s.Output.Events
+	if e.Total != e.Acked+e.Failed+e.Dropped+e.Active {
+		t.Fatalf("events.total %d is not acked %d + failed %d + dropped %d + active %d:\n%s",
+			e.Total, e.Acked, e.Failed, e.Dropped, e.Active, s.raw)
+	}
+	// libbeat sends again every event the output hands back, and the
+	// batches it hands back itself while the output connects.
+	if s.Pipeline.Events.Retry < e.Failed {
+		t.Fatalf("pipeline.events.retry %d, less than the output's events.failed %d:\n%s", s.Pipeline.Events.Retry, e.Failed, s.raw)
+	}
+}
+
+// show logs the sections for the record (docs/operability-stats.md).
+func (s opsStats) show(t *testing.T, when string) {
+	t.Helper()
+	t.Logf("/stats %s:\n%s", when, s.raw)
+}
+
+// settled waits until Filebeat's output has acked n events and nothing is
+// in flight.
+func (f *filebeat) settled(t *testing.T, n int64) opsStats {
+	t.Helper()
+	var s opsStats
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d events acked, none active", n), func() bool {
+		s = f.opsStats(t)
+		return s.Output.Events.Acked >= n && s.Output.Events.Active == 0 && s.Pipeline.Events.Active == 0
+	})
+	return s
+}
+
+func opsOutput(addr, extra string) string {
+	return fmt.Sprintf("addr: %q\npath: /echo\nack.enabled: true\nbackoff.init: 200ms\nbackoff.max: 1s\n%s", addr, extra)
+}
+
+// A clean start: libbeat hands the first batch back unsent while the
+// output makes its first connection (its netClientWorker cancels the batch
+// that triggers a connect), so pipeline.events.retry shows one batch;
+// the output counters show nothing handed back.
+func TestStats_CleanStart(t *testing.T) {
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	writeLog(t, log, 0, opsLines)
+	recv := startReceiver(t, dir, "127.0.0.1:0", out, "-ack")
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), opsOutput(recv.addr, ""))
+
+	s := fb.settled(t, opsLines)
+	s.show(t, "after a clean start, every line delivered")
+	s.balanced(t)
+	e, ws := s.Output.Events, s.Output.Websocket
+	if e.Total != opsLines || e.Acked != opsLines || e.Failed != 0 || e.Dropped != 0 {
+		t.Fatalf("output events %+v, want %d given to the output and acked, none failed or dropped", e, opsLines)
+	}
+	if r := s.Pipeline.Events.Retry; r <= 0 || r > 2048 || s.Pipeline.Events.Failed != 0 {
+		t.Fatalf("pipeline.events.retry %d, failed %d: want the first batch (1 to bulk_max_size 2048 events), handed back by libbeat while connecting, and no failure",
+			r, s.Pipeline.Events.Failed)
+	}
+	if c := ws.Connections; c.Open != 1 || c.Opened != 1 || c.Failed != 0 || c.Lost != (opsStats{}).Output.Websocket.Connections.Lost {
+		t.Fatalf("connections %+v, want one opened and open, none failed or lost", c)
+	}
+	if ws.Acks.Awaiting != 0 || ws.Acks.LatencyUs.Histogram.Count < 1 {
+		t.Fatalf("acks %+v, want none awaiting and the latency of each acknowledged batch", ws.Acks)
+	}
+	fb.stop(t)
+	recv.stop(t)
+	wantLines(t, received(t, out), opsLines)
+}
+
+// The receiver down from the start: libbeat hands every batch back itself
+// before each connect, so the output never gets one and its event
+// counters stay 0; the failed connects are counted, and nothing is open.
+func TestStats_ReceiverDownFromTheStart(t *testing.T) {
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	writeLog(t, log, 0, opsLines)
+	addr := freeAddr(t) // nothing listens there yet
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), opsOutput(addr, ""))
+
+	var s opsStats
+	waitFor(t, time.Minute, "4 failed connects in /stats", func() bool {
+		s = fb.opsStats(t)
+		return s.Output.Websocket.Connections.Failed >= 4
+	})
+	s.show(t, "with the receiver down from the start, after 4 failed connects")
+	e, c := s.Output.Events, s.Output.Websocket.Connections
+	if e.Total != 0 || e.Acked != 0 || e.Failed != 0 || s.Output.Write.Errors != 0 || s.Output.Read.Errors != 0 {
+		t.Fatalf("output counters %+v, write %+v, read %+v: want all 0, the output never got a batch", e, s.Output.Write, s.Output.Read)
+	}
+	if c.Open != 0 || c.Opened != 0 || c.Refused["4xx"] != 0 || c.Refused["5xx"] != 0 {
+		t.Fatalf("connections %+v, want none opened or refused: nothing listens", c)
+	}
+	if s.Pipeline.Events.Retry <= 0 {
+		t.Fatalf("pipeline.events.retry %d, want the batches libbeat handed back at each connect", s.Pipeline.Events.Retry)
+	}
+	if !strings.Contains(fb.output(), "Failed to connect to websocket(ws://"+addr+"/echo)") {
+		t.Fatalf("no failed connect in Filebeat's log:\n%s", fb.tail())
+	}
+
+	recv := startReceiver(t, dir, addr, out, "-ack")
+	s = fb.settled(t, opsLines)
+	s.show(t, "with the receiver down from the start, then up, every line delivered")
+	s.balanced(t)
+	if e := s.Output.Events; e.Acked != opsLines || e.Failed != 0 {
+		t.Fatalf("output events %+v, want %d acked and none failed", e, opsLines)
+	}
+	if c := s.Output.Websocket.Connections; c.Open != 1 || c.Opened != 1 {
+		t.Fatalf("connections %+v, want one opened and open", c)
+	}
+	fb.stop(t)
+	recv.stop(t)
+	wantLines(t, received(t, out), opsLines)
+}
+
+// The receiver killed mid-run: the events the output hands back count as
+// failed, whether written and not acknowledged or handed back unsent
+// because the connection was found dead; the connection counts as lost.
+func TestStats_ReceiverKilledMidRun(t *testing.T) {
+	const n = 20000
+	dir := t.TempDir()
+	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+	writing := growLog(t, log, 1000, n, 500, 50*time.Millisecond)
+	recv := startReceiver(t, dir, "127.0.0.1:0", out, "-ack")
+	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), opsOutput(recv.addr, ""))
+
+	waitFor(t, 2*time.Minute, "5000 events at the receiver", func() bool { return recv.stats(t).Events >= 5000 })
+	recv.kill(t)
+	var s opsStats
+	defer func() {
+		if t.Failed() {
+			t.Logf("last /stats:\n%s\nFilebeat's log:\n%s", s.raw, fb.tail())
+		}
+	}()
+	waitFor(t, time.Minute, "the lost connection and a failed connect in /stats", func() bool {
+		s = fb.opsStats(t)
+		c := s.Output.Websocket.Connections
+		return c.Lost.ReadError+c.Lost.WriteError == 1 && c.Failed >= 1 && s.Output.Events.Failed > 0
+	})
+	s.show(t, "with the receiver killed mid-run, after the loss and a failed connect")
+	c := s.Output.Websocket.Connections
+	if c.Open != 0 || c.Opened != 1 || s.Output.Read.Errors+s.Output.Write.Errors != 1 {
+		t.Fatalf("connections %+v, read %+v, write %+v: want the one connection lost, counted once as a read or write error",
+			c, s.Output.Read, s.Output.Write)
+	}
+
+	recv2 := startReceiver(t, dir, recv.addr, out, "-ack")
+	if err := <-writing; err != nil {
+		t.Fatal(err)
+	}
+	s = fb.settled(t, n)
+	s.show(t, "with the receiver killed mid-run, then restarted, every line delivered")
+	s.balanced(t)
+	// With acks each line is acknowledged once, however often it was sent.
+	if e := s.Output.Events; e.Acked != n || e.Failed == 0 {
+		t.Fatalf("output events %+v, want %d acked and the handed-back events failed", e, n)
+	}
+	if c := s.Output.Websocket.Connections; c.Open != 1 || c.Opened != 2 {
+		t.Fatalf("connections %+v, want two opened, one open", c)
+	}
+	fb.stop(t)
+	recv2.stop(t)
+	got := received(t, out)
+	seen := map[string]bool{}
+	for _, m := range got {
+		seen[m] = true
+	}
+	for i := range n {
+		if !seen[line(i)] {
+			t.Fatalf("line %d never arrived", i)
+		}
+	}
+}
+
+// An idle connection that dies is logged when the reader notices it, once,
+// with the reason: a close frame at once, a missing pong within
+// ping_interval + ping_timeout; not when the next batch finds it dead
+// (here none comes).
+func TestLost_AnIdleConnectionsDeathIsLoggedWhenNoticed(t *testing.T) {
+	const pingInterval, pingTimeout = time.Second, time.Second
+	for _, tc := range []struct {
+		name   string
+		signal syscall.Signal
+		reason string
+		bound  time.Duration
+		lost   func(opsStats) int64
+	}{
+		// wsreceiver sends a close frame (1001) on SIGTERM.
+		{"close frame", syscall.SIGTERM, "server closed the connection: websocket: close 1001", 2 * time.Second,
+			func(s opsStats) int64 { return s.Output.Websocket.Connections.Lost.CloseFrame }},
+		// A stopped process's kernel still acknowledges the pings: only
+		// the pong deadline notices.
+		{"missing pong", syscall.SIGSTOP, "no pong within ping_timeout (1s)", pingInterval + pingTimeout + 2*time.Second,
+			func(s opsStats) int64 { return s.Output.Websocket.Connections.Lost.PongTimeout }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
+			writeLog(t, log, 0, 100)
+			recv := startReceiver(t, dir, "127.0.0.1:0", out)
+			fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log),
+				fmt.Sprintf("addr: %q\npath: /echo\nping_interval: %v\nping_timeout: %v", recv.addr, pingInterval, pingTimeout))
+			fb.settled(t, 100)
+
+			skip := len(fb.output())
+			if err := recv.cmd.Process.Signal(tc.signal); err != nil {
+				t.Fatal(err)
+			}
+			sent := time.Now()
+			var lost string
+			waitFor(t, tc.bound+10*time.Second, "the loss in Filebeat's log", func() bool {
+				for _, l := range strings.Split(fb.output()[skip:], "\n") {
+					if strings.Contains(l, "lost after") {
+						lost = l
+						return true
+					}
+				}
+				return false
+			})
+			stamp, _, _ := strings.Cut(lost, "\t")
+			at, err := time.Parse("2006-01-02T15:04:05.000Z0700", stamp)
+			if err != nil {
+				t.Fatalf("no time stamp in %q: %v", lost, err)
+			}
+			if took := at.Sub(sent); took > tc.bound || !strings.Contains(lost, tc.reason) || !strings.Contains(lost, "ERROR") {
+				t.Fatalf("logged %v after the signal: %q; want an ERROR with %q within %v", took.Round(time.Millisecond), lost, tc.reason, tc.bound)
+			}
+			s := fb.opsStats(t)
+			c := s.Output.Websocket.Connections
+			if c.Open != 0 || tc.lost(s) != 1 || c.Lost.ReadError+c.Lost.WriteError+c.Lost.AckTimeout != 0 {
+				t.Fatalf("connections %+v, want none open and the one lost by %s", c, tc.name)
+			}
+			rest := fb.output()[skip:]
+			if n := strings.Count(rest, tc.reason); n != 1 || strings.Contains(rest, "failed to publish") {
+				t.Fatalf("the reason logged %d times, want once and no publish:\n%s", n, rest)
+			}
+			t.Logf("%s: logged %v after the signal: %s", tc.name, at.Sub(sent).Round(time.Millisecond), lost[strings.Index(lost, "Connection"):])
+			fb.stop(t)
+		})
+	}
+}
