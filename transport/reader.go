@@ -135,13 +135,13 @@ func (c *Conn) failRead(err error) {
 		return
 	default:
 	}
-	reason, loss := c.readError(err)
+	loss, reason := c.readError(err)
 	c.fail(reason, loss, func() { c.metrics.ReadError(err) })
 }
 
-// readError turns what the reader saw into the reason the connection died,
-// and its kind.
-func (c *Conn) readError(err error) (error, Loss) {
+// readError turns what the reader saw into the kind of loss and the reason
+// the connection died.
+func (c *Conn) readError(err error) (Loss, error) {
 	var closeErr *websocket.CloseError
 	var netErr net.Error
 	switch {
@@ -149,20 +149,20 @@ func (c *Conn) readError(err error) (error, Loss) {
 		// gorilla's name for a connection that ended without a close
 		// frame (1006 is never sent): the server's process or host went
 		// away.
-		return fmt.Errorf("server closed the connection: %w", err), LostReadError
+		return LostReadError, fmt.Errorf("server closed the connection: %w", err)
 	case errors.As(err, &closeErr):
-		return fmt.Errorf("server closed the connection: %w", err), LostCloseFrame
+		return LostCloseFrame, fmt.Errorf("server closed the connection: %w", err)
 	case errors.Is(err, websocket.ErrReadLimit):
-		return fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err), LostReadError
+		return LostReadError, fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err)
 	case errors.As(err, &netErr) && netErr.Timeout():
 		if c.acks != nil {
 			if due, pending, ok := c.acks.overdue(); ok && !time.Now().Before(due) {
-				return fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.opts.AckTimeout, pending), LostAckTimeout
+				return LostAckTimeout, fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.opts.AckTimeout, pending)
 			}
 		}
-		return fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.opts.PingTimeout), LostPongTimeout
+		return LostPongTimeout, fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.opts.PingTimeout)
 	default:
-		return fmt.Errorf("read: %w", err), LostReadError
+		return LostReadError, fmt.Errorf("read: %w", err)
 	}
 }
 

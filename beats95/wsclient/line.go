@@ -116,7 +116,7 @@ func outputRegistry(observer outputs.Observer) *registry {
 	if observer != nil {
 		if out := monitoring.Default.GetRegistry("libbeat.output"); out != nil {
 			out.Remove("websocket")
-			return out.NewRegistry("websocket")
+			return out.GetOrCreateRegistry("websocket")
 		}
 	}
 	return monitoring.NewRegistry()

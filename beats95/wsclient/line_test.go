@@ -82,14 +82,7 @@ func observeOutputLogs(t testing.TB) *observer.ObservedLogs {
 // there ("websocket.connections.open"): 0 if it has none.
 func loadMonitoredOutput(t *testing.T, cfg *rawConfig) (group outputs.Group, metric func(name string) int64) {
 	t.Helper()
-	libbeat := monitoring.Default.GetRegistry("libbeat")
-	if libbeat == nil {
-		libbeat = monitoring.Default.NewRegistry("libbeat")
-	}
-	out := libbeat.GetRegistry("output")
-	if out == nil {
-		out = libbeat.NewRegistry("output")
-	}
+	out := monitoring.Default.GetOrCreateRegistry("libbeat").GetOrCreateRegistry("output")
 	if err := out.Clear(); err != nil {
 		t.Fatal(err)
 	}
