@@ -90,6 +90,16 @@ func TestMetrics_OneSetPerOutputSummedOverHostsAndWorkersAndMadeAfreshOnReload(t
 		for range 2 {
 			b.Conn() // the next round's are new ones
 		}
+		if round == 2 {
+			// A load that libbeat did not clear the registry for finds the
+			// last output's set, and replaces it rather than registering
+			// its names twice (a panic).
+			newConnMetrics(outputRegistry(outputs.NewNilObserver())).opened.Inc()
+			if metric("websocket.connections.opened") != 1 || metric("websocket.connections.lost.close_frame") != 0 {
+				t.Fatalf("a load without clearing: %d opened, %d lost; want the new set's 1 and 0",
+					metric("websocket.connections.opened"), metric("websocket.connections.lost.close_frame"))
+			}
+		}
 	}
 }
 
