@@ -33,9 +33,10 @@ type opsStats struct {
 		}
 		Websocket struct {
 			Connections struct {
-				Open, Opened, Failed int64
-				Refused              map[string]int64
-				Lost                 struct {
+				Open           int64 `json:"open_gauge"`
+				Opened, Failed int64
+				Refused        map[string]int64
+				Lost           struct {
 					CloseFrame  int64 `json:"close_frame"`
 					PongTimeout int64 `json:"pong_timeout"`
 					AckTimeout  int64 `json:"ack_timeout"`
@@ -44,7 +45,7 @@ type opsStats struct {
 				}
 			}
 			Acks struct {
-				Awaiting  int64
+				Awaiting  int64 `json:"awaiting_gauge"`
 				LatencyUs struct {
 					Histogram struct{ Count int64 }
 				} `json:"latency_us"`
@@ -133,10 +134,24 @@ func TestStats_CleanStart(t *testing.T) {
 	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
 	writeLog(t, log, 0, opsLines)
 	recv := startReceiver(t, dir, "127.0.0.1:0", out, "-ack")
-	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log), opsOutput(recv.addr, ""))
+	fb := startFilebeatWith(t, dir, inputFor(log), opsOutput(recv.addr, ""), "logging.metrics: {enabled: true, period: 1s}")
 
 	s := fb.settled(t, opsLines)
 	s.show(t, "after a clean start, every line delivered")
+	// The metrics log line shows them too, the gauge as its value.
+	var logged map[string]any
+	defer func() {
+		if t.Failed() {
+			t.Log(fb.tail())
+		}
+	}()
+	waitFor(t, 30*time.Second, "the connection metrics in the metrics log line", func() bool {
+		logged = loggedMetrics(t, fb.output(), "libbeat", "output", "websocket")
+		return logged != nil
+	})
+	if conns, _ := logged["connections"].(map[string]any); conns == nil || conns["open_gauge"] != 1.0 {
+		t.Fatalf("the metrics log line shows libbeat.output.websocket as %v, want connections.open_gauge 1", logged)
+	}
 	s.balanced(t)
 	e, ws := s.Output.Events, s.Output.Websocket
 	if e.Total != opsLines || e.Acked != opsLines || e.Failed != 0 || e.Dropped != 0 {
@@ -364,4 +379,35 @@ func logStamp(t *testing.T, l string) (time.Time, string) {
 		t.Fatalf("log line %q: %v", l, err)
 	}
 	return at, level
+}
+
+// loggedMetrics is the object at path in the metrics of the last of
+// Filebeat's "Non-zero metrics" log lines that has it, nil if none has: 7.17
+// writes the metrics as JSON after the message, 9.5 the line as JSON.
+func loggedMetrics(t *testing.T, log string, path ...string) map[string]any {
+	t.Helper()
+	lines := strings.Split(log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := lines[i]
+		if !strings.Contains(l, "Non-zero metrics") {
+			continue
+		}
+		if !strings.HasPrefix(l, "{") {
+			l = l[strings.LastIndex(l, "\t")+1:]
+		}
+		var v struct {
+			Monitoring struct{ Metrics map[string]any }
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("metrics log line %q: %v", lines[i], err)
+		}
+		m := v.Monitoring.Metrics
+		for _, key := range path {
+			m, _ = m[key].(map[string]any)
+		}
+		if m != nil {
+			return m
+		}
+	}
+	return nil
 }

@@ -62,7 +62,7 @@ func observeOutputLogs(t testing.TB) *observer.ObservedLogs {
 // with libbeat's Observer on libbeat.output in the global registry, which
 // it clears first as libbeat does for each output it loads (at start and
 // at each reload). metric reads a metric of libbeat.output by its name
-// there ("websocket.connections.open"): 0 if it has none.
+// there ("websocket.connections.open_gauge"): 0 if it has none.
 func loadMonitoredOutput(t *testing.T, cfg *rawConfig) (group outputs.Group, metric func(name string) int64) {
 	t.Helper()
 	libbeat := monitoring.Default.GetRegistry("libbeat")

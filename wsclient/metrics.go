@@ -14,7 +14,8 @@ import (
 // output, summed over its clients (every host and worker): libbeat builds
 // libbeat.output afresh for each output it loads (at start, and at each
 // reload of the output), and the metrics start over with it, as libbeat's
-// own do.
+// own do. A gauge's name ends in _gauge, as libbeat's metrics log line wants
+// it: it logs the others as the change since its last line.
 
 // connMetrics are the connection metrics of one output. Safe for
 // concurrent use.
@@ -43,10 +44,10 @@ const ackLatencySamples = 1024
 // hold them yet.
 func newConnMetrics(reg *registry) *connMetrics {
 	m := &connMetrics{
-		open:     newInt(reg, "connections.open"),
+		open:     newInt(reg, "connections.open_gauge"),
 		opened:   newUint(reg, "connections.opened"),
 		failed:   newUint(reg, "connections.failed"),
-		awaiting: newInt(reg, "acks.awaiting"),
+		awaiting: newInt(reg, "acks.awaiting_gauge"),
 		latency:  gometrics.NewHistogram(gometrics.NewUniformSample(ackLatencySamples)),
 	}
 	for i, class := range refusedClasses {

@@ -54,9 +54,9 @@ func TestMetrics_OneSetPerOutputSummedOverHostsAndWorkersAndMadeAfreshOnReload(t
 				t.Fatal(err)
 			}
 		}
-		if metric("websocket.connections.open") != 4 || metric("websocket.connections.opened") != 4 {
+		if metric("websocket.connections.open_gauge") != 4 || metric("websocket.connections.opened") != 4 {
 			t.Fatalf("load %d: %d open, %d opened, want 4 and 4", round,
-				metric("websocket.connections.open"), metric("websocket.connections.opened"))
+				metric("websocket.connections.open_gauge"), metric("websocket.connections.opened"))
 		}
 		// Server a closes its two connections: lost by a close frame, and
 		// the gauge goes down at once, not at the next publish.
@@ -77,15 +77,15 @@ func TestMetrics_OneSetPerOutputSummedOverHostsAndWorkersAndMadeAfreshOnReload(t
 				t.Fatal("a closed connection was never noticed")
 			}
 		}
-		if metric("websocket.connections.open") != 2 || metric("websocket.connections.lost.close_frame") != 2 {
+		if metric("websocket.connections.open_gauge") != 2 || metric("websocket.connections.lost.close_frame") != 2 {
 			t.Fatalf("load %d: after two close frames %d open, %d lost by close frame; want 2 and 2", round,
-				metric("websocket.connections.open"), metric("websocket.connections.lost.close_frame"))
+				metric("websocket.connections.open_gauge"), metric("websocket.connections.lost.close_frame"))
 		}
 		for _, c := range group.Clients {
 			c.Close()
 		}
-		if metric("websocket.connections.open") != 0 {
-			t.Fatalf("load %d: %d open after Close, want 0", round, metric("websocket.connections.open"))
+		if metric("websocket.connections.open_gauge") != 0 {
+			t.Fatalf("load %d: %d open after Close, want 0", round, metric("websocket.connections.open_gauge"))
 		}
 		for range 2 {
 			b.Conn() // the next round's are new ones
@@ -147,14 +147,14 @@ func TestMetrics_BatchesAwaitingAcknowledgementAndAckLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Receive(3)
-	if got := metric("websocket.acks.awaiting"); got != 1 {
+	if got := metric("websocket.acks.awaiting_gauge"); got != 1 {
 		t.Fatalf("%d batches awaiting acknowledgement, want 1", got)
 	}
 	s.Send(ws, websocket.TextMessage, `{"ack":3}`)
 	b.signal(t)
-	if metric("websocket.acks.awaiting") != 0 || metric("websocket.acks.latency_us.histogram.count") != 1 {
+	if metric("websocket.acks.awaiting_gauge") != 0 || metric("websocket.acks.latency_us.histogram.count") != 1 {
 		t.Fatalf("after the ack: %d awaiting, %d latencies; want 0 and 1",
-			metric("websocket.acks.awaiting"), metric("websocket.acks.latency_us.histogram.count"))
+			metric("websocket.acks.awaiting_gauge"), metric("websocket.acks.latency_us.histogram.count"))
 	}
 	if metric("events.total") != 3 || metric("events.acked") != 3 || metric("events.active") != 0 {
 		t.Fatalf("events: %d total, %d acked, %d active; want 3, 3, 0",
