@@ -38,6 +38,7 @@ type Pending struct {
 
 	deadline time.Time // when the acknowledgement is overdue
 	wireEnd  uint64    // where the batch ends in the socket's byte count (Conn.dataEnd)
+	written  time.Time // when it was handed to Await, for Metrics.AckLatency
 }
 
 // ackedBy is how many of p's events the server holds once it acknowledged
@@ -70,6 +71,7 @@ func (p *Pending) ackedBy(n uint64) int {
 // if it waits for room.
 type acks struct {
 	timeout time.Duration // ack.timeout
+	metrics Metrics       // AwaitingAck: the queue's length; AckLatency
 
 	// delivered is set once the server has acknowledged a whole batch: the
 	// connection proved it works.
@@ -87,8 +89,8 @@ type acks struct {
 // noneWaiting is next while no batch waits: no count reaches it.
 const noneWaiting = math.MaxUint64
 
-func newAcks(timeout time.Duration) *acks {
-	a := &acks{timeout: timeout, progress: make(chan struct{}), queue: make([]*Pending, 0, AckWindow)}
+func newAcks(timeout time.Duration, metrics Metrics) *acks {
+	a := &acks{timeout: timeout, metrics: metrics, progress: make(chan struct{}), queue: make([]*Pending, 0, AckWindow)}
 	a.next.Store(noneWaiting)
 	return a
 }
@@ -106,6 +108,7 @@ func (a *acks) add(p *Pending) {
 	}
 	p.deadline = time.Now().Add(a.timeout)
 	a.queue = append(a.queue, p)
+	a.metrics.AwaitingAck(1)
 	a.next.Store(a.queue[0].Last)
 	// An ack that came meanwhile, between the reader storing its count and
 	// loading next, may have found no batch to complete. The reader stores
@@ -174,9 +177,16 @@ func (a *acks) complete(n uint64, done []*Pending) []*Pending {
 	return done
 }
 
-// resolveAll resolves batches the server acknowledged in full.
+// resolveAll resolves batches the server acknowledged in full, taken out
+// of the queue.
 func (a *acks) resolveAll(done []*Pending) {
+	if len(done) == 0 {
+		return
+	}
+	now := time.Now()
+	a.metrics.AwaitingAck(-len(done))
 	for _, p := range done {
+		a.metrics.AckLatency(now.Sub(p.written))
 		a.resolve(p, p.Events)
 	}
 }
@@ -197,6 +207,7 @@ func (a *acks) fail() {
 	if len(queue) == 0 {
 		return
 	}
+	a.metrics.AwaitingAck(-len(queue))
 	go func() {
 		for _, p := range queue {
 			a.resolve(p, p.ackedBy(acked))

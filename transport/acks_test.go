@@ -12,7 +12,7 @@ import (
 // A server may acknowledge every message. An ack that completes no batch
 // allocates nothing (and takes no lock: acks.ack reads two atomics).
 func TestAcks_AnAckThatCompletesNoBatchAllocatesNothing(t *testing.T) {
-	a := newAcks(time.Minute)
+	a := newAcks(time.Minute, &testMetrics{})
 	a.add(&Pending{First: 1, Last: math.MaxUint64 - 1, PerEvent: true, Events: 10, Resolve: func(int) {}})
 	n := uint64(0)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -31,7 +31,7 @@ func TestAcks_AnAckThatCompletesNoBatchAllocatesNothing(t *testing.T) {
 // once the count covers its last message.
 func TestAcks_EachBatchIsResolvedOnceWhenTheCountCoversItsLastMessage(t *testing.T) {
 	const batches, perBatch = 2000, 5
-	a := newAcks(time.Minute)
+	a := newAcks(time.Minute, &testMetrics{})
 	var (
 		resolved [batches]atomic.Int32
 		early    atomic.Int64 // resolved before the count covered it

@@ -98,6 +98,7 @@ func (c *Client) Connect() error {
 		if c.ctx.Err() != nil {
 			return ErrClosed
 		}
+		c.metrics.ConnectFailed(refusedStatus(err, resp))
 		return fmt.Errorf("connect to %s: %w", c.name, handshakeError(err, resp))
 	}
 	if err := checkSubprotocol(ws, c.opts.Acks); err != nil {
@@ -105,13 +106,14 @@ func (c *Client) Connect() error {
 		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "subprotocol "+protocol.Subprotocol+" required")
 		_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait))
 		ws.Close()
+		c.metrics.ConnectFailed(0)
 		return fmt.Errorf("connect to %s: %w", c.name, err)
 	}
 	if c.opts.Compression > 0 {
 		c.useCompression(ws, resp)
 	}
 
-	cn := newConn(ws, ws.NetConn().(*frameConn), &c.opts, c.metrics, c.ignored) // newDialer's connections are frameConns
+	cn := newConn(ws, ws.NetConn().(*frameConn), c) // newDialer's connections are frameConns
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -128,6 +130,15 @@ func (c *Client) Connect() error {
 	// redialled every BackoffInit.
 	c.wait = false
 	return nil
+}
+
+// refusedStatus is the HTTP status of a handshake the server refused, 0
+// when the dial failed otherwise.
+func refusedStatus(err error, resp *http.Response) int {
+	if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+		return resp.StatusCode
+	}
+	return 0
 }
 
 // handshakeError is why a dial failed, with what to check: the HTTP status
@@ -226,9 +237,10 @@ func (c *Client) sleep(d time.Duration) error {
 
 // Conn returns the live connection, once it has room for a batch (with
 // acks, fewer than AckWindow batches await acknowledgement), or why there
-// is none. A connection that died while idle (a missing pong, a close
-// frame, an overdue ack) is Lost here, so that the next Connect replaces
-// it.
+// is none: a *LostError for a connection lost earlier, whose loss was
+// logged with its reason then. A connection that died while idle (a
+// missing pong, a close frame, an overdue ack) is Lost here, so that the
+// next Connect replaces it.
 func (c *Client) Conn() (*Conn, error) {
 	cn := c.Current()
 	if cn == nil {
@@ -236,7 +248,7 @@ func (c *Client) Conn() (*Conn, error) {
 	}
 	if err := cn.usable(); err != nil {
 		c.Lost(cn)
-		return nil, fmt.Errorf("connection to %s lost: %w", c.name, err)
+		return nil, err
 	}
 	return cn, nil
 }

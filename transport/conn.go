@@ -34,7 +34,9 @@ const (
 type Conn struct {
 	ws      *websocket.Conn
 	opts    *Options
+	name    string // the server, as Display shows it
 	metrics Metrics
+	log     Logger
 	ignored *RateLimited // server messages that are not acks
 	acks    *acks        // nil when acknowledgements are off
 
@@ -63,6 +65,7 @@ type Conn struct {
 	born     time.Time     // when the handshake completed
 	dead     chan struct{} // closed once the connection is unusable
 	deadErr  error         // why; written before dead is closed
+	loss     Loss          // the kind of why; written before dead is closed
 	diedAt   time.Time     // when; written before dead is closed
 	failOnce sync.Once
 
@@ -71,25 +74,30 @@ type Conn struct {
 	wg        sync.WaitGroup
 }
 
-// newConn takes over ws, whose connection is fc, and starts its
-// goroutines. With PingInterval 0 there are no pings, and no read deadline
-// but that of an awaited ack.
-func newConn(ws *websocket.Conn, fc *frameConn, opts *Options, metrics Metrics, ignored *RateLimited) *Conn {
+// newConn takes over ws, whose connection is fc, made by client, and
+// starts its goroutines. With PingInterval 0 there are no pings, and no
+// read deadline but that of an awaited ack. It counts the connection open
+// (Metrics.Connected) until it ends.
+func newConn(ws *websocket.Conn, fc *frameConn, client *Client) *Conn {
 	fc.start()
+	opts := &client.opts
 	c := &Conn{
 		ws:      ws,
 		fc:      fc,
 		opts:    opts,
-		metrics: metrics,
-		ignored: ignored,
+		name:    client.name,
+		metrics: client.metrics,
+		log:     client.log,
+		ignored: client.ignored,
 		sc:      stallConnOf(ws.NetConn()),
 		born:    time.Now(),
 		dead:    make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
 	if opts.Acks {
-		c.acks = newAcks(opts.AckTimeout)
+		c.acks = newAcks(opts.AckTimeout, c.metrics)
 	}
+	c.metrics.Connected()
 	ws.SetReadLimit(readLimit)
 	fc.beforeRead = c.readingSocket
 	fc.onData = c.writingData
@@ -116,7 +124,8 @@ func newConn(ws *websocket.Conn, fc *frameConn, opts *Options, metrics Metrics, 
 // and the error says why, preferring the reader's diagnosis (a missing
 // pong, a close frame) to the bare write error it caused; the write error
 // is counted only if it is what ended the connection. A connection found
-// dead gives no number (0).
+// dead gives no number (0). The error is a *LostError (the loss was logged
+// with its reason when noticed), or ErrClosed after close.
 func (c *Conn) Write(opcode int, msg []byte) (uint64, error) {
 	return c.write(opcode, msg, false)
 }
@@ -132,7 +141,7 @@ func (c *Conn) WriteMore(opcode int, msg []byte) (uint64, error) {
 }
 
 func (c *Conn) write(opcode int, msg []byte, more bool) (uint64, error) {
-	if err := c.Err(); err != nil {
+	if err := c.lostErr(); err != nil {
 		return 0, err
 	}
 	seq := c.sent.Add(1)
@@ -140,7 +149,7 @@ func (c *Conn) write(opcode int, msg []byte, more bool) (uint64, error) {
 	err := c.ws.WriteMessage(opcode, msg)
 	if err != nil {
 		c.failWrite(err)
-		return seq, c.Err()
+		return seq, c.lostErr()
 	}
 	return seq, nil
 }
@@ -178,7 +187,7 @@ func (c *Conn) Flushed() uint64 {
 func (c *Conn) failWrite(err error) {
 	select {
 	case <-c.stop:
-		c.fail(ErrClosed, nil)
+		c.fail(ErrClosed, NotLost, nil)
 		return
 	default:
 	}
@@ -186,7 +195,7 @@ func (c *Conn) failWrite(err error) {
 		select {
 		case <-c.dead:
 		case <-time.After(closeWait):
-			c.fail(fmt.Errorf("write: %w", err), nil)
+			c.fail(fmt.Errorf("write: %w", err), LostCloseFrame, nil)
 		}
 		return
 	}
@@ -194,7 +203,7 @@ func (c *Conn) failWrite(err error) {
 	if netErr := net.Error(nil); errors.As(err, &netErr) && netErr.Timeout() {
 		reason = fmt.Errorf("write: no bytes taken for %v (timeout): %w", c.opts.Timeout, err)
 	}
-	c.fail(reason, func() { c.metrics.WriteError(err) })
+	c.fail(reason, LostWriteError, func() { c.metrics.WriteError(err) })
 }
 
 // Sent is the number of data messages written so far: the next one gets
@@ -225,6 +234,7 @@ func (c *Conn) Acks() bool {
 // goroutine may call it, and only with acks on.
 func (c *Conn) Await(p *Pending) {
 	p.wireEnd = c.dataEnd.Load()
+	p.written = time.Now()
 	c.acks.add(p)
 	c.extend(false) // the ack deadline may now be the nearest; no sign of life
 }
@@ -252,38 +262,44 @@ func (c *Conn) Err() error {
 }
 
 // usable waits, with acks on, until fewer than AckWindow batches await
-// acknowledgement; it returns why the connection died if it dies first, or
-// died before.
+// acknowledgement; it returns why the connection died (lostErr) if it dies
+// first, or died before.
 func (c *Conn) usable() error {
-	if err := c.Err(); err != nil || c.acks == nil {
+	if err := c.lostErr(); err != nil || c.acks == nil {
 		return err
 	}
 	if !c.acks.waitRoom(c.dead) {
-		return c.Err()
+		return c.lostErr()
 	}
 	return nil
 }
 
 // fail marks the connection dead with the first reason given and closes the
 // socket, which unblocks a write stuck on a dead peer. Batches awaiting an
-// ack are resolved with what the server acknowledged. Safe from any
-// goroutine.
+// ack are resolved with what the server acknowledged. A loss (anything but
+// NotLost, the client's own close) is logged with its reason, at once and
+// once. Safe from any goroutine.
 //
 // count, if not nil, counts the failure in the Metrics, and is called only
 // if err is the first reason, the one the connection dies of: each failure
 // is counted once, where it happened. The acknowledgements are settled and
 // the failure counted before the connection is seen dead: whoever finds it
 // dead may resolve a batch against them, or read the counts, at once.
-func (c *Conn) fail(err error, count func()) {
+func (c *Conn) fail(err error, loss Loss, count func()) {
 	c.failOnce.Do(func() {
 		if count != nil {
 			count()
 		}
+		c.metrics.Disconnected(loss)
 		if c.acks != nil {
 			c.acks.fail()
 		}
 		c.deadErr = err
+		c.loss = loss
 		c.diedAt = time.Now()
+		if loss != NotLost {
+			c.logLost(err) // before anyone can see it dead and say so
+		}
 		close(c.dead)
 		c.ws.Close()
 	})
@@ -323,7 +339,7 @@ func (c *Conn) close() {
 				}
 			}
 		}
-		c.fail(ErrClosed, nil)
+		c.fail(ErrClosed, NotLost, nil)
 		c.wg.Wait()
 	})
 }

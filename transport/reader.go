@@ -56,7 +56,7 @@ func (c *Conn) read() {
 		}
 		completed, err := c.handle(typ, msg.Bytes())
 		if err != nil {
-			c.fail(err, func() { c.metrics.ReadError(err) })
+			c.fail(err, LostReadError, func() { c.metrics.ReadError(err) })
 			return
 		}
 		if completed {
@@ -131,31 +131,38 @@ func (c *Conn) extend(life bool) {
 func (c *Conn) failRead(err error) {
 	select {
 	case <-c.stop:
-		c.fail(ErrClosed, nil)
+		c.fail(ErrClosed, NotLost, nil)
 		return
 	default:
 	}
-	c.fail(c.readError(err), func() { c.metrics.ReadError(err) })
+	loss, reason := c.readError(err)
+	c.fail(reason, loss, func() { c.metrics.ReadError(err) })
 }
 
-// readError turns what the reader saw into the reason the connection died.
-func (c *Conn) readError(err error) error {
+// readError turns what the reader saw into the kind of loss and the reason
+// the connection died.
+func (c *Conn) readError(err error) (Loss, error) {
 	var closeErr *websocket.CloseError
 	var netErr net.Error
 	switch {
+	case errors.As(err, &closeErr) && closeErr.Code == websocket.CloseAbnormalClosure:
+		// gorilla's name for a connection that ended without a close
+		// frame (1006 is never sent): the server's process or host went
+		// away.
+		return LostReadError, fmt.Errorf("server closed the connection: %w", err)
 	case errors.As(err, &closeErr):
-		return fmt.Errorf("server closed the connection: %w", err)
+		return LostCloseFrame, fmt.Errorf("server closed the connection: %w", err)
 	case errors.Is(err, websocket.ErrReadLimit):
-		return fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err)
+		return LostReadError, fmt.Errorf("server sent a message over the %d KiB read limit (a server sends only acks and control frames): %w", readLimit>>10, err)
 	case errors.As(err, &netErr) && netErr.Timeout():
 		if c.acks != nil {
 			if due, pending, ok := c.acks.overdue(); ok && !time.Now().Before(due) {
-				return fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.opts.AckTimeout, pending)
+				return LostAckTimeout, fmt.Errorf("no acknowledgement within ack.timeout (%v) for %d message(s): connection presumed stuck", c.opts.AckTimeout, pending)
 			}
 		}
-		return fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.opts.PingTimeout)
+		return LostPongTimeout, fmt.Errorf("no pong within ping_timeout (%v): connection presumed dead", c.opts.PingTimeout)
 	default:
-		return fmt.Errorf("read: %w", err)
+		return LostReadError, fmt.Errorf("read: %w", err)
 	}
 }
 

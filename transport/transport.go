@@ -76,18 +76,49 @@ type Options struct {
 }
 
 // Metrics receives the counts of what happened on the connections: each
-// failure once, where it happened. libbeat's outputs.Observer has these
-// methods. Called from any goroutine.
+// failure once, where it happened. The adapter turns them into Beats'
+// metrics (libbeat's outputs.Observer has the first three methods). Called
+// from any goroutine.
 type Metrics interface {
 	WriteError(error)
 	ReadError(error)
 	ReadBytes(int)
+
+	// Connected: a handshake completed, and the connection is open until
+	// its Disconnected.
+	Connected()
+	// ConnectFailed: a connect failed (not one that Close cut short).
+	// status is the HTTP status of a handshake the server refused, 0 for
+	// every other failure (dial, TLS, the subprotocol).
+	ConnectFailed(status int)
+	// Disconnected: an open connection ended, once per Connected: lost
+	// for the reason given, or NotLost when the client closed it.
+	Disconnected(Loss)
+	// AwaitingAck: the number of batches awaiting acknowledgement changed
+	// by delta (+1 when one is written, -1 when it is resolved).
+	AwaitingAck(delta int)
+	// AckLatency: a batch was acknowledged in full, d after it was
+	// written (Conn.Await).
+	AckLatency(d time.Duration)
 }
 
-// Logger takes the warnings: libbeat's *logp.Logger is one. Called from
-// any goroutine.
+// Loss is why a connection ended.
+type Loss int
+
+const (
+	NotLost         Loss = iota // the client closed it
+	LostCloseFrame              // the server sent a close frame
+	LostPongTimeout             // no pong within ping_timeout
+	LostAckTimeout              // no acknowledgement within ack.timeout
+	LostReadError               // reading failed: the connection broke, or the server broke the protocol
+	LostWriteError              // writing failed, or took no bytes for timeout
+)
+
+// Logger takes the warnings and errors: libbeat's *logp.Logger is one.
+// Called from any goroutine.
 type Logger interface {
 	Warnf(format string, args ...interface{})
+	Errorf(format string, args ...interface{})
 }
 
 // ErrClosed is why a closed Client does not connect, and why its

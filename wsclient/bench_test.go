@@ -79,7 +79,7 @@ func BenchmarkPublish(b *testing.B) {
 				b.Fatal(err)
 			}
 			log, _ := logp.NewTesting("websocket")
-			c := newClient(cfg, firstEndpoint(b, cfg), enc, outputs.NewNilObserver(), log)
+			c := newClient(cfg, firstEndpoint(b, cfg), enc, metrics{stats: outputs.NewNilObserver(), conn: newConnMetrics(outputRegistry(nil))}, log)
 			defer c.Close()
 			if err := c.Connect(); err != nil {
 				b.Fatal(err)

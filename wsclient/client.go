@@ -31,26 +31,29 @@ type Client struct {
 
 // stats is what a client reports to libbeat's Observer, by Beats 7.17's
 // names of its methods: 7.17's outputs.Observer is one, and 9.5's line.go
-// renames its Observer's methods to these.
+// renames its Observer's methods to these. Every event of a batch given to
+// Publish is counted once as acked, failed or dropped (docs/metrics.md).
 type stats interface {
-	transport.Metrics
 	NewBatch(events int)
-	Acked(events int)
-	Failed(events int)    // to be sent again
-	Dropped(events int)   // for good: they cannot be encoded
-	Cancelled(events int) // handed back unsent, without using a retry
+	Acked(events int)   // delivered
+	Failed(events int)  // handed back to libbeat to be sent again
+	Dropped(events int) // for good: they cannot be encoded
 	WriteBytes(bytes int)
+	WriteError(error)
+	ReadError(error)
+	ReadBytes(int)
 }
 
-// newClient returns a client of the server opts names.
-func newClient(cfg config, opts transport.Options, enc encode.Encoder, observer stats, log *logger) *Client {
+// newClient returns a client of the server opts names, which reports to
+// m.
+func newClient(cfg config, opts transport.Options, enc encode.Encoder, m metrics, log *logger) *Client {
 	opcode := websocket.TextMessage
 	if cfg.Opcode == opcodeBinary {
 		opcode = websocket.BinaryMessage
 	}
 	return &Client{
-		conn:     transport.NewClient(opts, observer, log),
-		observer: observer,
+		conn:     transport.NewClient(opts, m, log),
+		observer: m.stats,
 		frame:    cfg.Frame,
 		opcode:   opcode,
 		enc:      enc,

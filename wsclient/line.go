@@ -10,8 +10,11 @@ import (
 	"github.com/elastic/beats/v7/libbeat/common/transport/httpcommon"
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
 	"github.com/elastic/beats/v7/libbeat/logp"
+	"github.com/elastic/beats/v7/libbeat/monitoring"
+	"github.com/elastic/beats/v7/libbeat/monitoring/adapter"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	"github.com/elastic/beats/v7/libbeat/testing"
+	gometrics "github.com/rcrowley/go-metrics"
 )
 
 // Line is the Beats line this adapter is built for.
@@ -27,6 +30,9 @@ type (
 	proxySettings = httpcommon.HTTPClientProxySettings
 	logger        = logp.Logger
 	driver        = testing.Driver
+	registry      = monitoring.Registry
+	intVar        = monitoring.Int
+	uintVar       = monitoring.Uint
 )
 
 const (
@@ -39,7 +45,30 @@ const (
 var (
 	newConfigFrom = common.NewConfigFrom
 	newProxyURI   = httpcommon.NewProxyURIFromURL
+	newInt        = monitoring.NewInt
+	newUint       = monitoring.NewUint
 )
+
+// registerHistogram shows h in reg under name, as libbeat shows go-metrics
+// histograms: name.histogram.{count,min,max,mean,median,p75,...}.
+func registerHistogram(reg *registry, name string, h gometrics.Histogram) {
+	_ = adapter.NewGoMetrics(reg, name, adapter.Accept).Register("histogram", h)
+}
+
+// outputRegistry returns where the output's own metrics go:
+// libbeat.output.websocket in Filebeat's registry when libbeat gives the
+// output an Observer (it made libbeat.output afresh for this output), a
+// registry of their own otherwise (filebeat test output). One output
+// replaces another's metrics there: a name registered twice would panic.
+func outputRegistry(observer outputs.Observer) *registry {
+	if observer != nil {
+		if out := monitoring.Default.GetRegistry("libbeat.output"); out != nil {
+			out.Remove("websocket")
+			return out.NewRegistry("websocket")
+		}
+	}
+	return monitoring.NewRegistry()
+}
 
 // MakeOutput is the output factory 7.17's libbeat calls for
 // output.websocket (newOutput).
@@ -49,7 +78,11 @@ func MakeOutput(
 	observer outputs.Observer,
 	cfg *common.Config,
 ) (outputs.Group, error) {
-	config, clients, err := newOutput(cfg, info, observer, logp.NewLogger("websocket"))
+	reg := func() *registry { return outputRegistry(observer) }
+	if observer == nil { // filebeat test output: nothing counts
+		observer = outputs.NewNilObserver()
+	}
+	config, clients, err := newOutput(cfg, info, observer, reg, logp.NewLogger("websocket"))
 	if err != nil {
 		return outputs.Fail(err)
 	}

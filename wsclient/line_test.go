@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/logp"
+	"github.com/elastic/beats/v7/libbeat/monitoring"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	beattest "github.com/elastic/beats/v7/libbeat/testing"
 )
@@ -55,4 +56,31 @@ func observeOutputLogs(t testing.TB) *observer.ObservedLogs {
 		t.Fatal(err)
 	}
 	return logp.ObserverLogs()
+}
+
+// loadMonitoredOutput loads output.websocket as Filebeat's pipeline does,
+// with libbeat's Observer on libbeat.output in the global registry, which
+// it clears first as libbeat does for each output it loads (at start and
+// at each reload). metric reads a metric of libbeat.output by its name
+// there ("websocket.connections.open_gauge"): 0 if it has none.
+func loadMonitoredOutput(t *testing.T, cfg *rawConfig) (group outputs.Group, metric func(name string) int64) {
+	t.Helper()
+	libbeat := monitoring.Default.GetRegistry("libbeat")
+	if libbeat == nil {
+		libbeat = monitoring.Default.NewRegistry("libbeat")
+	}
+	out := libbeat.GetRegistry("output")
+	if out == nil {
+		out = libbeat.NewRegistry("output")
+	}
+	if err := out.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	group, err := outputs.Load(nil, beat.Info{Beat: "filebeat"}, outputs.NewStats(out), "websocket", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return group, func(name string) int64 {
+		return monitoring.CollectFlatSnapshot(out, monitoring.Full, false).Ints[name]
+	}
 }

@@ -25,10 +25,11 @@ var Version = "dev"
 
 // newOutput reads and validates the configuration and returns it with the
 // output's clients: one per worker and host, each testable by `filebeat
-// test output`. Each line's MakeOutput (line.go) calls it and hands the
+// test output`, all reporting to observer and to one set of connection
+// metrics in reg. Each line's MakeOutput (line.go) calls it and hands the
 // clients to its libbeat. A bad configuration fails here, so Filebeat
-// stops at start with the error.
-func newOutput(cfg *rawConfig, info beat.Info, observer stats, log *logger) (config, []outputs.NetworkClient, error) {
+// stops at start with the error, and registers nothing.
+func newOutput(cfg *rawConfig, info beat.Info, observer stats, reg func() *registry, log *logger) (config, []outputs.NetworkClient, error) {
 	config, tlsConfig, err := readConfig(cfg)
 	if err != nil {
 		return config, nil, err
@@ -44,6 +45,7 @@ func newOutput(cfg *rawConfig, info beat.Info, observer stats, log *logger) (con
 	// host; without, each fails over between all hosts on its own, with
 	// libbeat's failover client. Either way a host gets up to workers
 	// connections.
+	m := metrics{stats: observer, conn: newConnMetrics(reg())}
 	var clients []outputs.NetworkClient
 	for w := 0; w < config.Workers; w++ {
 		perHost := make([]*Client, len(endpoints))
@@ -52,7 +54,7 @@ func newOutput(cfg *rawConfig, info beat.Info, observer stats, log *logger) (con
 			if err != nil {
 				return config, nil, asConfigError(cfg, err)
 			}
-			perHost[i] = newClient(config, ep, enc, observer, log)
+			perHost[i] = newClient(config, ep, enc, m, log)
 		}
 		if config.LoadBalance || len(perHost) == 1 {
 			for _, c := range perHost {

@@ -25,15 +25,19 @@ const maxRetainedBuf = 4 << 20
 //
 // On a write error the connection is dropped, the events the server does
 // not hold go back to libbeat for retry, and the error is returned so that
-// libbeat reconnects.
+// libbeat reconnects. The transport logged the loss, with its reason, when
+// it noticed it; the error only refers to that.
 func (c *Client) Publish(_ context.Context, batch publisher.Batch) error {
 	events := batch.Events()
 	c.observer.NewBatch(len(events))
 
 	cn, err := c.conn.Conn()
 	if err != nil {
-		// Nothing was sent, so the batch goes back without using a retry.
-		c.observer.Cancelled(len(events))
+		// Nothing was sent, so the batch goes back without using a retry
+		// (libbeat's pipeline.events.retry counts it when it comes again);
+		// its events count as failed, handed back, like those of a batch
+		// that failed on the connection.
+		c.observer.Failed(len(events))
 		batch.Cancelled()
 		return err
 	}

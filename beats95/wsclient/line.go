@@ -16,10 +16,13 @@ import (
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	conf "github.com/elastic/elastic-agent-libs/config"
 	"github.com/elastic/elastic-agent-libs/logp"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/elastic/elastic-agent-libs/monitoring/adapter"
 	"github.com/elastic/elastic-agent-libs/paths"
 	"github.com/elastic/elastic-agent-libs/testing"
 	"github.com/elastic/elastic-agent-libs/transport/httpcommon"
 	"github.com/elastic/elastic-agent-libs/transport/tlscommon"
+	gometrics "github.com/rcrowley/go-metrics"
 )
 
 // Line is the Beats line this adapter is built for.
@@ -35,6 +38,9 @@ type (
 	proxySettings = httpcommon.HTTPClientProxySettings
 	logger        = logp.Logger
 	driver        = testing.Driver
+	registry      = monitoring.Registry
+	intVar        = monitoring.Int
+	uintVar       = monitoring.Uint
 )
 
 const (
@@ -46,6 +52,8 @@ const (
 
 var (
 	newConfigFrom = conf.NewConfigFrom
+	newInt        = monitoring.NewInt
+	newUint       = monitoring.NewUint
 	newProxyURI   = httpcommon.NewProxyURIFromURL
 )
 
@@ -65,7 +73,8 @@ func MakeOutput(
 		log = logp.NewLogger("")
 	}
 	log = log.Named("websocket")
-	config, clients, err := newOutput(cfg, info, renamed{observerOrNil(observer)}, log)
+	reg := func() *registry { return outputRegistry(observer) }
+	config, clients, err := newOutput(cfg, info, renamed{observerOrNil(observer)}, reg, log)
 	if err != nil {
 		return outputs.Fail(err)
 	}
@@ -90,10 +99,28 @@ func (o renamed) Acked(n int)   { o.AckedEvents(n) }
 func (o renamed) Failed(n int)  { o.RetryableErrors(n) }
 func (o renamed) Dropped(n int) { o.PermanentErrors(n) }
 
-// Cancelled counts the events of a batch handed back unsent as failed, to
-// be sent again: 9.5's Observer has no Cancelled, and its active events
-// would otherwise never come down. 7.17 counts them in neither.
-func (o renamed) Cancelled(n int) { o.RetryableErrors(n) }
+// registerHistogram shows h in reg under name, as libbeat shows go-metrics
+// histograms: name.histogram.{count,min,max,mean,median,p75,...}.
+func registerHistogram(reg *registry, name string, h gometrics.Histogram) {
+	_ = adapter.NewGoMetrics(reg, name, logp.NewLogger("websocket"), adapter.Accept).Register("histogram", h)
+}
+
+// outputRegistry returns where the output's own metrics go:
+// libbeat.output.websocket in Filebeat's registry when libbeat gives the
+// output an Observer (it made libbeat.output afresh for this output), a
+// registry of their own otherwise (filebeat test output). One output
+// replaces another's metrics there: a name registered twice would panic.
+// A standalone Filebeat's stats registry is monitoring.Default
+// (beatmonitoring.NewGlobalMonitoring).
+func outputRegistry(observer outputs.Observer) *registry {
+	if observer != nil {
+		if out := monitoring.Default.GetRegistry("libbeat.output"); out != nil {
+			out.Remove("websocket")
+			return out.GetOrCreateRegistry("websocket")
+		}
+	}
+	return monitoring.NewRegistry()
+}
 
 // Connect dials the server, after a backoff if the last connect or publish
 // failed (transport.Client.Connect). libbeat logs its error once. Close,

@@ -58,7 +58,7 @@ func TestRenamed_Counts7NamesIn95sMetrics(t *testing.T) {
 	o.Acked(4)
 	o.Failed(3)
 	o.Dropped(2)
-	o.Cancelled(1)
+	o.Failed(1)
 	for name, want := range map[string]uint64{
 		"events.total": 10, "events.acked": 4, "events.failed": 3 + 1, "events.dropped": 2,
 		"events.active": 0, // each event of the batch accounted for once

@@ -16,6 +16,7 @@ import (
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/logp/logptest"
 	"github.com/elastic/elastic-agent-libs/mapstr"
+	"github.com/elastic/elastic-agent-libs/monitoring"
 	beattest "github.com/elastic/elastic-agent-libs/testing"
 )
 
@@ -72,4 +73,24 @@ func observeOutputLogs(t testing.TB) *observer.ObservedLogs {
 	outputLogger = log
 	t.Cleanup(func() { outputLogger = nil })
 	return logs
+}
+
+// loadMonitoredOutput loads output.websocket as Filebeat's pipeline does,
+// with libbeat's Observer on libbeat.output in the global registry, which
+// it clears first as libbeat does for each output it loads (at start and
+// at each reload). metric reads a metric of libbeat.output by its name
+// there ("websocket.connections.open_gauge"): 0 if it has none.
+func loadMonitoredOutput(t *testing.T, cfg *rawConfig) (group outputs.Group, metric func(name string) int64) {
+	t.Helper()
+	out := monitoring.Default.GetOrCreateRegistry("libbeat").GetOrCreateRegistry("output")
+	if err := out.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	group, err := outputs.Load(nil, beat.Info{Beat: "filebeat", Logger: logptest.NewTestingLogger(t, "")}, outputs.NewStats(out, logptest.NewTestingLogger(t, "")), "websocket", cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return group, func(name string) int64 {
+		return monitoring.CollectFlatSnapshot(out, monitoring.Full, false).Ints[name]
+	}
 }

@@ -1,0 +1,1 @@
+../../wsclient/metrics.go
