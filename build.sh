@@ -717,10 +717,11 @@ pgo_refresh() {
 # too (BEATS=9.5 go test ./e2e): delivery in order, the kill test with
 # acks, TLS through nginx, a refused token, bad configuration and the
 # errors it prints, the hot swap, filebeat test output and test config,
-# plugincheck, the build stamp, the plugins folder, and what differs
+# plugincheck, the build stamp, the plugins folder, the metrics in /stats
+# and a lost connection logged when noticed, and what differs
 # between the lines (e2e/lines_test.go). The rest of the suite tests the
 # shared code on 7.17.
-E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestTestConfig_.*|TestConfigErrors_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*|TestBuildStamp_.*|TestPluginsFolder_.*|TestPluginFlag_.*)$'
+E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestTestConfig_.*|TestConfigErrors_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*|TestBuildStamp_.*|TestPluginsFolder_.*|TestPluginFlag_.*|TestStats_.*|TestLost_.*)$'
 
 # timed_in runs a command, with environment assignments before it, in the
 # folder $1, timed.
