@@ -616,7 +616,8 @@ EOF
 # test_programs makes sure the programs the end-to-end tests run are here:
 # nginx (a TLS-terminating proxy), tinyproxy (an HTTP proxy) and, for the
 # Python example server, python3-websockets, from Debian's packages, and as
-# root rpm (the package tests read the rpm packages with it); and the Node
+# root rpm (the package tests read the rpm packages with it); with arm64
+# to test, the C cross compiler and qemu-user-static; and the Node
 # example server's pinned ws package (npm ci). As root it installs what is
 # missing; otherwise it says what to install.
 test_programs() {
@@ -626,6 +627,12 @@ test_programs() {
 	/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing+=(python3-websockets)
 	# The package tests run as root only, and read the rpm packages with rpm.
 	[ "$(id -u)" -ne 0 ] || command -v rpm >/dev/null 2>&1 || missing+=(rpm)
+	# The arm64 build and its tests under emulation (test_cross), on amd64.
+	if [ "$(cross_arch)" = arm64 ] && [[ " $(arches) " = *" arm64 "* ]]; then
+		command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+		[ -f /usr/aarch64-linux-gnu/include/stdio.h ] || missing+=(libc6-dev-arm64-cross)
+		command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
+	fi
 	if [ ${#missing[@]} -gt 0 ]; then
 		if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 			echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
@@ -798,16 +805,14 @@ cross_arch() {
 	esac
 }
 
-# test_cross builds the 7.17 line for the other architecture (cross_arch),
-# with its bundle and packages, and runs E2E_CROSS on it.
+# test_cross runs E2E_CROSS on the 7.17 line's build for the other
+# architecture (cross_arch), which the tests' TestMain builds (with
+# ./build.sh, into dist/arm64/ on amd64) and whose packages and bundle one
+# of them makes. With -race, as the 7.17 line's run, so that the test
+# binary is not built again: the race detector is in the tests, the
+# binaries under test are the emulated ones.
 test_cross() {
-	local arch
-	arch=$(cross_arch)
-	timed env BEATS=7.17 ARCH="$arch" DIST="$ROOT_DIST" "$ROOT/build.sh" package
-	# With -race, as the 7.17 line's run, so the test binary is not built
-	# again: the race detector is in the tests, the binaries under test
-	# are the emulated ones.
-	timed_in "$ROOT" BEATS=7.17 ARCH="$arch" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_CROSS" ./e2e
+	timed_in "$ROOT" BEATS=7.17 ARCH="$(cross_arch)" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_CROSS" ./e2e
 }
 
 # timed_in runs a command, with environment assignments before it, in the
@@ -829,13 +834,13 @@ run_tests() {
 	done
 	for line in $(lines); do
 		case "$line" in
-		7.17) timed_in "$ROOT" BEATS=7.17 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m ./... ;;
+		7.17) timed_in "$ROOT" BEATS=7.17 ARCH="$HOST_ARCH" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m ./... ;;
 		9.5)
 			# Without -race, which runs on the same source in the 7.17
 			# module, and with the host's -trimpath, so that the packages
 			# the filebeat build compiled are not compiled twice more.
 			timed_in "$ROOT/beats95" go test -trimpath -count=1 -timeout 25m ./...
-			timed_in "$ROOT" BEATS=9.5 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e
+			timed_in "$ROOT" BEATS=9.5 ARCH="$HOST_ARCH" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e
 			;;
 		esac
 	done
