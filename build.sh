@@ -783,10 +783,11 @@ pgo_refresh() {
 
 # E2E_95 are the end-to-end tests that run with the 9.5 line's Filebeat
 # too (BEATS=9.5 go test ./e2e): delivery in order, the kill test with
-# acks, TLS through nginx, a refused token, bad configuration, the hot swap,
-# filebeat test output, plugincheck, and what differs between the lines
+# acks, TLS through nginx, a refused token, bad configuration and the
+# errors it prints, the hot swap, filebeat test output and test config,
+# plugincheck, and what differs between the lines
 # (e2e/lines_test.go). The rest of the suite tests the shared code on 7.17.
-E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*)$'
+E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestTestConfig_.*|TestConfigErrors_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*)$'
 
 # E2E_CROSS are the end-to-end tests that run with the 7.17 line's binaries
 # of the other architecture, arm64 on an amd64 machine, under qemu-user

@@ -21,7 +21,7 @@ var beatsNames = []struct{ beats, ours string }{
 func checkBeatsNames(cfg *rawConfig) error {
 	for _, n := range beatsNames {
 		if cfg.HasField(n.beats) && cfg.HasField(n.ours) {
-			return fmt.Errorf("%s and %s are both set: they are the same setting (%s is Beats' name for it), give one of them", n.ours, n.beats, n.beats)
+			return fmt.Errorf("%s: set together with %s, the same setting (%s is Beats' name for it): give one of them", n.beats, n.ours, n.beats)
 		}
 	}
 	return nil

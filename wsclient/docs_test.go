@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/common/transport/tlscommon"
@@ -18,10 +19,10 @@ import (
 // "none"); keys under ssl. take libbeat's tlscommon defaults.
 var noDefault = []string{"codec", "hosts", "addr", "headers", "username", "password", "proxy_url", "proxy_headers"}
 
-// commentedInExample are the keys filebeat.yml.example shows commented out:
-// those without a default, and schema and path, which go with addr, the
-// alternative to hosts. The example sets hosts to a sample URL.
-var commentedInExample = []string{"codec", "schema", "addr", "path", "headers", "username", "password", "proxy_url", "proxy_headers"}
+// requiredInExample are the keys filebeat.yml.example sets, not commented
+// out: what must be set. hosts has no default; the example's value is a
+// sample URL.
+var requiredInExample = []string{"hosts"}
 
 const exampleHost = "ws://localhost:8080/echo"
 
@@ -39,7 +40,21 @@ func ourName(key string) string {
 	return ""
 }
 
-func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
+// sslDefaults are the ssl keys the README gives a default, libbeat's: the
+// example shows them with it. The other ssl keys have none; the example
+// shows a sample value.
+var sslDefaults = []string{"ssl.verification_mode", "ssl.renegotiation"}
+
+// commentedSetting is a line commented out in filebeat.yml.example, in the
+// reference file's style: "#key: value" starts a setting (prose is "#
+// text"), "#  ..." continues its value.
+var commentedSetting = regexp.MustCompile(`^(\s*)#(\S.*|  .*)$`)
+
+// exampleOutput returns filebeat.yml.example's output.websocket as written
+// (set), and its commented-out settings, uncommented: commented[key] is
+// the YAML of that setting alone.
+func exampleOutput(t *testing.T) (set *rawConfig, commented map[string]string) {
+	t.Helper()
 	raw, err := os.ReadFile("../filebeat.yml.example")
 	if err != nil {
 		t.Fatal(err)
@@ -48,25 +63,45 @@ func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := all.Child("output.websocket", -1)
-	if err != nil {
+	if set, err = all.Child("output.websocket", -1); err != nil {
 		t.Fatal(err)
 	}
-	// The values shown are the defaults; the keys shown are checked below.
-	got := defaultConfig()
-	if err := ws.Unpack(&got); err != nil {
-		t.Fatal(err)
+	_, section, ok := strings.Cut(string(raw), "\noutput.websocket:\n")
+	if !ok {
+		t.Fatal("filebeat.yml.example has no output.websocket: section")
 	}
-	if !slices.Equal(got.Hosts, []string{exampleHost}) {
-		t.Fatalf("filebeat.yml.example's hosts are %q, want [%q]", got.Hosts, exampleHost)
+	commented = map[string]string{}
+	var key string
+	for _, line := range strings.Split(section, "\n") {
+		m := commentedSetting.FindStringSubmatch(line)
+		switch {
+		case m == nil:
+			key = ""
+		case m[1] == "  " && !strings.HasPrefix(m[2], " "):
+			name, _, ok := strings.Cut(m[2], ":")
+			if !ok {
+				t.Fatalf("filebeat.yml.example: %q is neither a setting nor prose (\"# ...\")", line)
+			}
+			if _, twice := commented[name]; twice {
+				t.Fatalf("filebeat.yml.example shows #%s twice", name)
+			}
+			key = name
+			commented[key] = m[2] + "\n"
+		case key != "":
+			commented[key] += m[2] + "\n" // the value's lines: "#  Authorization: ..."
+		default:
+			t.Fatalf("filebeat.yml.example: %q continues no setting", line)
+		}
 	}
-	got.Hosts = nil
-	if want := defaultConfig(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("filebeat.yml.example's output.websocket\n got %+v\nwant the defaults %+v", got, want)
-	}
+	return set, commented
+}
 
+func TestDocs_ExampleConfigSetsWhatMustBeSetAndShowsEveryOtherKeyCommentedOut(t *testing.T) {
+	set, commented := exampleOutput(t)
+
+	// Set: hosts alone, and the example works as it is.
 	var shown []string
-	for _, k := range ws.FlattenedKeys() {
+	for _, k := range set.FlattenedKeys() {
 		// Child keeps the full path in the keys it flattens, and a list's
 		// elements are keys of their own.
 		k = listIndex.ReplaceAllString(strings.TrimPrefix(k, "output.websocket."), "")
@@ -74,44 +109,126 @@ func TestDocs_ExampleConfigShowsEveryKeyWithItsDefault(t *testing.T) {
 			shown = append(shown, k)
 		}
 	}
-	sort.Strings(shown)
-	// Beats' names are shown commented out, as setting both names of one
-	// setting is an error, with the default of the setting they name.
-	for _, n := range beatsNames {
-		m := regexp.MustCompile(`(?m)^\s*#\s*` + n.beats + `: *(.*)$`).FindSubmatch(raw)
-		if m == nil {
-			t.Errorf("filebeat.yml.example does not show %s (commented out), Beats' name of %s", n.beats, n.ours)
-			continue
-		}
-		got := defaultConfig()
-		if err := unpackYAML(t, n.beats+": "+string(m[1]), &got); err != nil || !reflect.DeepEqual(got, defaultConfig()) {
-			t.Errorf("filebeat.yml.example shows %s: %s, not the default of %s (%v)", n.beats, m[1], n.ours, err)
-		}
+	if !slices.Equal(shown, requiredInExample) {
+		t.Fatalf("filebeat.yml.example sets %v, want only what must be set, %v", shown, requiredInExample)
 	}
-	var uncommented []string
-	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
-		if ourName(k) != "" {
-			continue // checked above
-		}
-		if slices.Contains(commentedInExample, k) || isSSL(k) {
-			if !regexp.MustCompile(`(?m)^\s*#\s*` + regexp.QuoteMeta(k) + `[:.]`).Match(raw) {
-				t.Errorf("filebeat.yml.example does not show %s (commented out)", k)
-			}
-			continue
-		}
-		uncommented = append(uncommented, k)
+	got := defaultConfig()
+	if err := set.Unpack(&got); err != nil {
+		t.Fatal(err)
 	}
-	if fmt.Sprint(shown) != fmt.Sprint(uncommented) {
-		t.Fatalf("filebeat.yml.example sets keys %v, want %v", shown, uncommented)
+	if !slices.Equal(got.Hosts, []string{exampleHost}) {
+		t.Fatalf("filebeat.yml.example's hosts are %q, want [%q]", got.Hosts, exampleHost)
 	}
-
-	// And it is a configuration that works as it is.
 	settings := map[string]interface{}{}
-	if err := ws.Unpack(&settings); err != nil {
+	if err := set.Unpack(&settings); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := load(t, settings); err != nil {
 		t.Fatalf("filebeat.yml.example's output.websocket does not load: %v", err)
+	}
+
+	// Commented out: every other key, none unknown.
+	want := slices.DeleteFunc(configKeys(reflect.TypeOf(config{}), ""), func(k string) bool { return slices.Contains(requiredInExample, k) })
+	var keys []string
+	for _, yaml := range commented {
+		cfg, err := common.NewConfigWithYAML([]byte(yaml), "filebeat.yml.example")
+		if err != nil {
+			t.Fatalf("filebeat.yml.example: #%s is not YAML: %v", yaml, err)
+		}
+		for _, f := range cfg.FlattenedKeys() {
+			f = listIndex.ReplaceAllString(f, "")
+			switch first, _, _ := strings.Cut(f, "."); first {
+			case "headers", "proxy_headers", "codec":
+				f = first // names of the user's choice, or libbeat's codec
+			}
+			if !slices.Contains(keys, f) {
+				keys = append(keys, f)
+			}
+		}
+	}
+	sort.Strings(keys)
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Fatalf("filebeat.yml.example shows commented out\n %v\nwant every key but %v:\n %v", keys, requiredInExample, want)
+	}
+}
+
+// Each default shown (#key: value) is the code's: uncommented over the
+// defaults with that setting zeroed, it restores them. A key without a
+// default shows a sample value that is valid for it.
+func TestDocs_ExampleConfigShowsTheDefaults(t *testing.T) {
+	_, commented := exampleOutput(t)
+	// The samples' ${VARS}, as the keystore or the environment would set them.
+	for _, yaml := range commented {
+		for _, m := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(yaml, -1) {
+			t.Setenv(m[1], "sample")
+		}
+	}
+	var ssl string // the ssl samples, together: certificate and key go in pairs
+	for key, yaml := range commented {
+		line := strings.TrimSpace(yaml)
+		switch {
+		case isSSL(key):
+			ssl += strings.TrimPrefix(yaml, "ssl.")
+			var got tlscommon.Config
+			if err := unpackYAML(t, strings.TrimPrefix(yaml, "ssl."), &got); slices.Contains(sslDefaults, key) && (err != nil || !reflect.DeepEqual(got, tlscommon.Config{})) {
+				t.Errorf("filebeat.yml.example shows #%s, not libbeat's default (%v)", line, err)
+			}
+		case slices.Contains(noDefault, strings.SplitN(key, ".", 2)[0]):
+			// The sample loads, with hosts (addr is the alternative) and
+			// what it goes with.
+			sample := yaml
+			if key != "addr" {
+				sample += "hosts: [" + exampleHost + "]\n"
+			}
+			if key == "password" {
+				sample += commented["username"]
+			}
+			cfg, err := newConfigWithYAML([]byte(sample), "filebeat.yml.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := loadConfig(t, cfg); err != nil {
+				t.Errorf("filebeat.yml.example: #%s is not a valid value: %v", line, err)
+			}
+		default:
+			ours := key
+			if n := ourName(key); n != "" {
+				ours = n // Beats' name: the default of the setting it names
+			}
+			got := defaultConfig()
+			setZero(t, &got, ours)
+			if err := unpackYAML(t, yaml, &got); err != nil {
+				t.Fatalf("filebeat.yml.example: #%s: %v", line, err)
+			}
+			got.useBeatsNames()
+			if !reflect.DeepEqual(got, defaultConfig()) {
+				t.Errorf("filebeat.yml.example shows #%s; the code's default differs", line)
+			}
+		}
+	}
+	if err := unpackYAML(t, ssl, &tlscommon.Config{}); err != nil {
+		t.Errorf("filebeat.yml.example's ssl samples are not valid settings: %v\n%s", err, ssl)
+	}
+}
+
+// One duration style: every duration with its unit ("30s", not 30).
+func TestDocs_ExampleConfigWritesDurationsWithAUnit(t *testing.T) {
+	_, commented := exampleOutput(t)
+	duration := regexp.MustCompile(`^[0-9]+(ms|s|m|h)$`)
+	checked := 0
+	for _, key := range configKeys(reflect.TypeOf(config{}), "") {
+		v, ok := field(reflect.ValueOf(&config{}).Elem(), key)
+		if !ok || v.Type() != reflect.TypeOf(time.Duration(0)) {
+			continue
+		}
+		_, value, _ := strings.Cut(strings.TrimSpace(commented[key]), ": ")
+		if !duration.MatchString(value) {
+			t.Errorf("filebeat.yml.example shows %s as %q, want a number with its unit such as 30s", key, value)
+		}
+		checked++
+	}
+	if checked < 6 {
+		t.Fatalf("checked %d durations; config has ping_interval, ping_timeout, timeout, backoff.init, backoff.max and ack.timeout", checked)
 	}
 }
 

@@ -50,7 +50,7 @@ func newOutput(cfg *rawConfig, info beat.Info, observer stats, log *logger) (con
 		for i, ep := range endpoints {
 			enc, err := newEncoder(config, info)
 			if err != nil {
-				return config, nil, err
+				return config, nil, asConfigError(cfg, err)
 			}
 			perHost[i] = newClient(config, ep, enc, observer, log)
 		}

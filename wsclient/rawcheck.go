@@ -30,7 +30,7 @@ func checkServerKeys(cfg *rawConfig) error {
 	hosts := cfg.HasField("hosts")
 	switch {
 	case hosts && len(parts) > 0:
-		return fmt.Errorf("hosts and %s are both set: give the server either as hosts (full URLs such as \"wss://logs.example.com/ingest\") or as schema, addr and path", strings.Join(parts, ", "))
+		return fmt.Errorf("hosts: set together with %s: give the server either as hosts (full URLs such as \"wss://logs.example.com/ingest\") or as schema, addr and path", strings.Join(parts, ", "))
 	case !hosts && !cfg.HasField("addr"):
 		return errors.New("hosts: no server given: set hosts (full URLs such as \"ws://localhost:8080/echo\") or addr (host:port, with schema and path)")
 	}
@@ -70,7 +70,8 @@ func checkShapes(cfg *rawConfig) error {
 }
 
 // checkKeys refuses keys this output does not have: a misspelt key would
-// otherwise be ignored, and ack.enable: true give no acknowledgements.
+// otherwise be ignored, and ack.enable: true give no acknowledgements. The
+// error suggests the keys it probably meant (suggestKeys).
 func checkKeys(cfg *rawConfig) error {
 	known := map[string]bool{"enabled": true} // output.websocket.enabled is libbeat's
 	for _, k := range configKeys(reflect.TypeOf(config{}), "") {
@@ -87,6 +88,9 @@ func checkKeys(cfg *rawConfig) error {
 		case known[k], first == "headers", first == "proxy_headers", first == "codec":
 			// headers are names of the user's choice; codec is libbeat's.
 		default:
+			if s := suggestKeys(k, known); len(s) > 0 {
+				return fmt.Errorf("%s: not a setting of this output, did you mean %s?", k, strings.Join(s, " or "))
+			}
 			return fmt.Errorf("%s: not a setting of this output (the README lists them all)", k)
 		}
 	}

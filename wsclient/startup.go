@@ -2,9 +2,11 @@ package wsclient
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -18,16 +20,64 @@ import (
 // logStartup logs, once at start, what the output will do: its version and
 // Beats', the servers and connections, framing, encoding, acknowledgements
 // and the connection settings in use; and warns of credentials that would go
-// unencrypted and of TLS without verification. It shows no credential.
+// unencrypted and of TLS without verification (startupWarnings). It shows
+// no credential. Under `filebeat test config` the warnings go to stderr
+// instead, as that command shows no log without -e.
 func logStartup(log *logger, c config, urls []*url.URL, tlsConfig *tlsConfig) {
 	log.Infof("websocket output %s (built with Beats %s, %s): %s, batch_size: %d, retry_limit: %d, frame: %s, %s, %s%s",
 		Version, version.GetDefaultVersion(), runtime.Version(), c.describeHosts(urls),
 		c.BatchSize, c.RetryLimit, c.Frame, c.encoding(), c.delivery(), c.describeConnection())
+	warnings := startupWarnings(c, urls, tlsConfig)
+	if testingConfig() {
+		printWarnings(os.Stderr, warnings)
+		return
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+}
+
+// startupWarnings are the warnings of a configuration that works but is
+// risky: credentials that would go unencrypted, TLS without verification.
+func startupWarnings(c config, urls []*url.URL, tlsConfig *tlsConfig) []string {
+	var warnings []string
 	if host := c.cleartextHost(urls); host != "" {
-		log.Warnf("headers and credentials go unencrypted to %s: use wss:// to protect them", host)
+		warnings = append(warnings, fmt.Sprintf("headers and credentials go unencrypted to %s: use wss:// to protect them", host))
 	}
 	if tlsConfig != nil && tlsConfig.Verification == verifyNone {
-		log.Warn("ssl.verification_mode: none: the server's certificate is not checked, so anyone on the path can read and alter the events; use it only for tests")
+		warnings = append(warnings, "ssl.verification_mode: none: the server's certificate is not checked, so anyone on the path can read and alter the events; use it only for tests")
+	}
+	return warnings
+}
+
+// printWarnings writes the warnings for `filebeat test config`, one a line,
+// as "WARN output.websocket: ..." (the form of `filebeat test output`'s).
+func printWarnings(w io.Writer, warnings []string) {
+	for _, warning := range warnings {
+		fmt.Fprintf(w, "WARN output.websocket: %s\n", warning)
+	}
+}
+
+// testConfigFunc is the function of libbeat (7.17 and 9.5) that runs
+// `filebeat test config`: it builds the pipeline, and so the output, then
+// prints "Config OK".
+const testConfigFunc = "github.com/elastic/beats/v7/libbeat/cmd/instance.(*Beat).TestConfig"
+
+// testingConfig says whether the output is being built by `filebeat test
+// config`. libbeat gives the factory no sign of the command, and that
+// command logs only to the log file without -e, so the start-up warnings
+// would not be seen; its TestConfig calls the factory on its own stack.
+func testingConfig() bool {
+	pc := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		frame, more := frames.Next()
+		if strings.HasPrefix(frame.Function, testConfigFunc) {
+			return true
+		}
+		if !more {
+			return false
+		}
 	}
 }
 

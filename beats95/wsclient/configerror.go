@@ -1,0 +1,1 @@
+../../wsclient/configerror.go

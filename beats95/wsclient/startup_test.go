@@ -1,0 +1,1 @@
+../../wsclient/startup_test.go
