@@ -104,54 +104,6 @@ func TestArch_DeliversEveryLineInOrderWithAcks(t *testing.T) {
 		testArch(), archLines, elapsed.Round(time.Millisecond), archLines/elapsed.Seconds())
 }
 
-// The receiver is SIGKILLed while Filebeat ships a growing log with acks,
-// then restarted on its address: every line arrives, and at most the
-// batches in flight twice.
-func TestArch_ReceiverKilledWithAcksLosesNothing(t *testing.T) {
-	dir := t.TempDir()
-	log, out := filepath.Join(dir, "app.log"), filepath.Join(dir, "received.log")
-	// About 5,000 lines a second, so the kill is mid-stream even at an
-	// emulated Filebeat's pace.
-	writing := growLog(t, log, 1000, archLines, 500, 100*time.Millisecond)
-	recv := startReceiver(t, dir, "127.0.0.1:0", out, "-ack")
-	start := time.Now()
-	fb := startFilebeat(t, dir, filepath.Join(dist, "websocket.so"), inputFor(log),
-		outputTo(recv, "ack.enabled: true\nbackoff.init: 100ms\nbackoff.max: 1s"))
-
-	tail := newTailer(t, out)
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d lines before the kill", archLines/3), func() bool {
-		if !fb.running() {
-			t.Fatalf("Filebeat exited (%v):\n%s", fb.err, fb.tail())
-		}
-		return tail.read() >= archLines/3
-	})
-	recv.kill(t)
-	atKill := tail.read()
-	if atKill >= archLines {
-		t.Fatalf("all %d lines had arrived before the kill: it was not mid-stream", archLines)
-	}
-	recv = startReceiver(t, dir, recv.addr, out, "-ack")
-	if err := <-writing; err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 3*time.Minute, fmt.Sprintf("all %d lines after the restart", archLines), func() bool {
-		tail.read()
-		return tail.distinct() == archLines
-	})
-	elapsed := time.Since(start)
-	fb.stop(t)
-	recv.stop(t)
-	tail.read()
-	duplicates := tail.lines - tail.distinct()
-	t.Logf("linux/%s: receiver killed at %d lines; %d of %d lines arrived (0 lost), %d duplicates, in %v",
-		testArch(), atKill, tail.distinct(), archLines, duplicates, elapsed.Round(time.Millisecond))
-	// What the killed receiver held unacknowledged: at most the batches
-	// awaiting acks on the connection.
-	if bound := batchSize * workers * ackWindow; duplicates > bound {
-		t.Fatalf("%d duplicates after one kill, more than %d x %d x %d = %d", duplicates, batchSize, workers, ackWindow, bound)
-	}
-}
-
 func TestArch_PluginOfAnotherArchitectureIsRefusedByPlugincheckAndByFilebeat(t *testing.T) {
 	onlyCross(t)
 	native, other := receiverDist, dist
