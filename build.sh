@@ -46,7 +46,17 @@
 # tests both unless BEATS names one; bench measures the 7.17 line only (the
 # output's code is the same in both).
 #
-# Environment: BEATS (above), DIST (the 7.17 line's output folder, default
+# Two architectures (docs/arm64.md): linux/amd64 and linux/arm64. ARCH
+# picks which the commands above build: amd64, arm64 or all; the default is
+# the machine's, and ./build.sh test builds and tests the 7.17 line for
+# both unless ARCH names one. amd64 builds into the line's folder (dist/,
+# dist/9.5/), arm64 into arm64/ in it (dist/arm64/, dist/9.5/arm64/). An
+# architecture other than the machine's is cross-compiled, cgo with the C
+# cross compiler CROSS_CC (default aarch64-linux-gnu-gcc, Debian's
+# gcc-aarch64-linux-gnu with libc6-dev-arm64-cross, for arm64), and its
+# binaries run in the tests under qemu-user (Debian's qemu-user-static).
+#
+# Environment: BEATS and ARCH (above), DIST (the 7.17 line's output folder, default
 # ./dist; the 9.5 line's is $DIST/9.5), PLUGIN_VERSION (default: git
 # describe, else "dev"), SOURCE_DATE_EPOCH (the time of the bundle's files,
 # default: the commit's), GONOSUMDB (default: Elastic's forks, which the
@@ -118,6 +128,70 @@ esac
 ROOT_DIST=$DIST
 LINE=7.17
 LINE_DIR=$ROOT
+
+# ARCH picks the architectures; TARGET_ARCH is the current one (use_arch),
+# HOST_ARCH the machine's, HOST_CC the C compiler given for it, if any.
+HOST_ARCH=$(go env GOHOSTARCH)
+HOST_CC=${CC:-}
+ARCH_GIVEN=${ARCH:+yes}
+ARCH=${ARCH:-$HOST_ARCH}
+case "$ARCH" in
+amd64 | arm64 | all) ;;
+*)
+	echo "build.sh: ARCH=$ARCH: use amd64, arm64 or all (the default is this machine's, $HOST_ARCH; docs/arm64.md)" >&2
+	exit 2
+	;;
+esac
+TARGET_ARCH=$HOST_ARCH
+# EMULATOR is what runs a program of the current architecture: nothing on
+# the machine's, else qemu-user with the cross toolchain's C library
+# (Debian's qemu-user-static and libc6-dev-arm64-cross for arm64).
+EMULATOR=()
+
+# arches lists the architectures ARCH picks.
+arches() {
+	case "$ARCH" in
+	all) echo amd64 arm64 ;;
+	*) echo "$ARCH" ;;
+	esac
+}
+
+# use_arch makes $1 the current architecture: every go command builds for
+# it (GOARCH; for another than the machine's, CC is the C cross compiler,
+# which cgo needs), into its folder, arm64/ in the line's for arm64. The
+# few commands that must run here go through native.
+use_arch() {
+	TARGET_ARCH=$1
+	[ "$TARGET_ARCH" = amd64 ] || DIST=$DIST/$TARGET_ARCH
+	export GOARCH=$TARGET_ARCH
+	[ "$TARGET_ARCH" != "$HOST_ARCH" ] || return 0
+	local cc=${CROSS_CC:-}
+	case "$TARGET_ARCH" in
+	arm64)
+		cc=${cc:-aarch64-linux-gnu-gcc}
+		EMULATOR=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+		;;
+	amd64)
+		cc=${cc:-x86_64-linux-gnu-gcc}
+		EMULATOR=(qemu-x86_64-static -L /usr/x86_64-linux-gnu)
+		;;
+	esac
+	if ! command -v "$cc" >/dev/null 2>&1; then
+		echo "build.sh: building for linux/$TARGET_ARCH on $HOST_ARCH needs the C cross compiler $cc (cgo: the plugin loader). Fix: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross (Debian, for arm64), or set CROSS_CC (docs/arm64.md)" >&2
+		exit 1
+	fi
+	export CC=$cc
+}
+
+# native runs a command for this machine's architecture, whichever is
+# current: the plugincheck that build.sh itself runs, the packaging tool.
+native() {
+	if [ -n "$HOST_CC" ]; then
+		env GOARCH="$HOST_ARCH" CC="$HOST_CC" "$@"
+	else
+		env -u CC GOARCH="$HOST_ARCH" "$@"
+	fi
+}
 
 # lines lists the lines BEATS picks.
 lines() {
@@ -239,6 +313,22 @@ build_host() {
 
 build_checker() {
 	(cd "$ROOT" && go build "${BUILD_FLAGS[@]}" -o "$DIST/plugincheck" ./cmd/plugincheck)
+	if [ "$TARGET_ARCH" != "$HOST_ARCH" ]; then
+		mkdir -p "$(dirname "$(checker)")"
+		(cd "$ROOT" && native go build "${BUILD_FLAGS[@]}" -o "$(checker)" ./cmd/plugincheck)
+	fi
+}
+
+# checker is the plugincheck that build.sh runs: $DIST/plugincheck, or for
+# another architecture than the machine's, whose plugincheck goes into the
+# bundle and the plugin package, one built for the machine in $DIST/.native/.
+# plugincheck reads binaries of either architecture.
+checker() {
+	if [ "$TARGET_ARCH" = "$HOST_ARCH" ]; then
+		echo "$DIST/plugincheck"
+	else
+		echo "$DIST/.native/plugincheck"
+	fi
 }
 
 # build_plugin builds websocket.so. Given a $DIST/filebeat, it refuses
@@ -272,7 +362,7 @@ EOF
 		-ldflags "-X $MODULE/wsclient.Version=$version" \
 		-o "$staging/websocket.so" .
 	if [ -f "$DIST/filebeat" ]; then
-		if ! verdict=$("$DIST/plugincheck" "$DIST/filebeat" "$staging/websocket.so"); then
+		if ! verdict=$("$(checker)" "$DIST/filebeat" "$staging/websocket.so"); then
 			rm -rf "$staging"
 			echo "build.sh: refusing websocket.so $version, $DIST/websocket.so is unchanged:" >&2
 			echo "$verdict" >&2
@@ -302,12 +392,13 @@ write_buildinfo() {
 	{
 		echo "go: $(go env GOVERSION)"
 		echo "line: $LINE"
+		echo "platform: $(go env GOOS)/$(go env GOARCH)"
 		echo "beats: $(beats_version)"
 		echo "filebeat: built from $(cat "$DIST/filebeat.version" 2>/dev/null || echo unknown)"
 		echo "plugin: $(cat "$DIST/websocket.so.version" 2>/dev/null || echo unknown)"
-		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS ${BUILD_FLAGS[*]//"$ROOT/"/}"
+		echo "flags: CGO_ENABLED=$CGO_ENABLED GOFLAGS=$GOFLAGS${CC:+ CC=$CC} ${BUILD_FLAGS[*]//"$ROOT/"/}"
 		if [ -f "$DIST/filebeat" ]; then
-			echo "check: $("$DIST/plugincheck" "$DIST/filebeat" "$DIST/websocket.so" | head -n 1)"
+			echo "check: $("$(checker)" "$DIST/filebeat" "$DIST/websocket.so" | head -n 1)"
 		fi
 		echo "sha256:"
 		for f in filebeat websocket.so; do
@@ -425,10 +516,12 @@ package_version() {
 }
 
 # packaging runs the packaging program (packaging/, with nfpm pinned in its
-# own go.mod) with the given arguments. Files in the packages get the
+# own go.mod) with the given arguments, on this machine, for the current
+# architecture (PACKAGE_ARCH: nfpm names Go's arm64 arm64 in a deb and
+# aarch64 in an rpm). Files in the packages get the
 # bundle's time, so the same binaries give the same packages.
 packaging() {
-	(cd "$ROOT/packaging" && SOURCE_DATE_EPOCH=$(source_date) LINE_SUFFIX=$(line_suffix) go run . "$@")
+	(cd "$ROOT/packaging" && SOURCE_DATE_EPOCH=$(source_date) LINE_SUFFIX=$(line_suffix) PACKAGE_ARCH=$TARGET_ARCH native go run . "$@")
 }
 
 # line_suffix is what the 9.5 line adds to the names of its packages and
@@ -449,16 +542,18 @@ other_line_package() {
 
 # beats_release is the Filebeat release the current line's filebeat
 # reports: 7.17.29, and 9.5.0 for Beats' main of 2026-04-23, whose module
-# version is a pseudo-version.
+# version is a pseudo-version. It is read from the Beats source the
+# filebeat was built from (libbeat/version), not by running it: a filebeat
+# of another architecture does not run here.
 beats_release() {
-	"$DIST/filebeat" version | awk '{ print $3 }'
+	awk -F'"' '/^const defaultBeatVersion = / { print $2 }' "$(beats_dir)/libbeat/version/version.go"
 }
 
 # package_host makes the host's deb and rpm: dist/filebeat laid out like
 # Elastic's filebeat package, providing its capability.
 package_host() {
 	local abi
-	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat")
+	abi=$("$(checker)" -capability "$DIST/filebeat")
 	local format
 	for format in deb rpm; do
 		DIST=$DIST BEATS_DIR=$(beats_dir) PLUGIN_ABI=$abi BEATS_VERSION=$(beats_release) \
@@ -476,7 +571,7 @@ package_plugin() {
 		echo "build.sh: no $DIST/filebeat: a plugin package requires the Filebeat it was checked against. Fix: ./build.sh package, or put the installed Filebeat's binary (/usr/share/filebeat/bin/filebeat) at $DIST/filebeat" >&2
 		exit 1
 	fi
-	abi=$("$DIST/plugincheck" -capability "$DIST/filebeat" "$DIST/websocket.so")
+	abi=$("$(checker)" -capability "$DIST/filebeat" "$DIST/websocket.so")
 	local format
 	for format in deb rpm; do
 		DIST=$DIST PLUGIN_ABI=$abi PLUGIN_PACKAGE_VERSION=$(package_version "$(cat "$DIST/websocket.so.version")") \
@@ -508,7 +603,7 @@ demo() {
 		echo "$(date -u +%FT%TZ) INFO demo line $i of $lines: user=alice action=login ok=true session=$(printf '%016x' "$i")"
 	done >"$tmp/sample.log"
 
-	"$DIST/wsreceiver" -listen 127.0.0.1:0 -path /echo -out "$tmp/received.log" \
+	"${EMULATOR[@]}" "$DIST/wsreceiver" -listen 127.0.0.1:0 -path /echo -out "$tmp/received.log" \
 		-addr-file "$tmp/receiver.addr" 2>"$tmp/receiver.err" &
 	for _ in $(seq 1 100); do
 		[ -s "$tmp/receiver.addr" ] && addr=$(cat "$tmp/receiver.addr") && break
@@ -528,7 +623,7 @@ path.data: "$tmp/data"
 logging.level: info
 EOF
 	echo "receiver on ws://$addr/echo; starting filebeat --plugin $DIST/websocket.so" >&2
-	"$DIST/filebeat" --plugin "$DIST/websocket.so" -e --strict.perms=false \
+	"${EMULATOR[@]}" "$DIST/filebeat" --plugin "$DIST/websocket.so" -e --strict.perms=false \
 		-c "$tmp/filebeat.yml" --path.home "$DIST" >"$tmp/filebeat.log" 2>&1 &
 
 	local got=0
@@ -555,7 +650,8 @@ EOF
 # test_programs makes sure the programs the end-to-end tests run are here:
 # nginx (a TLS-terminating proxy), tinyproxy (an HTTP proxy) and, for the
 # Python example server, python3-websockets, from Debian's packages, and as
-# root rpm (the package tests read the rpm packages with it); and the Node
+# root rpm (the package tests read the rpm packages with it); with arm64
+# to test, the C cross compiler and qemu-user-static; and the Node
 # example server's pinned ws package (npm ci). As root it installs what is
 # missing; otherwise it says what to install.
 test_programs() {
@@ -565,6 +661,12 @@ test_programs() {
 	/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing+=(python3-websockets)
 	# The package tests run as root only, and read the rpm packages with rpm.
 	[ "$(id -u)" -ne 0 ] || command -v rpm >/dev/null 2>&1 || missing+=(rpm)
+	# The arm64 build and its tests under emulation (test_cross), on amd64.
+	if [ "$(cross_arch)" = arm64 ] && [[ " $(arches) " = *" arm64 "* ]]; then
+		command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+		[ -f /usr/aarch64-linux-gnu/include/stdio.h ] || missing+=(libc6-dev-arm64-cross)
+		command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
+	fi
 	if [ ${#missing[@]} -gt 0 ]; then
 		if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 			echo "installing ${missing[*]} for the end-to-end tests (Debian packages)" >&2
@@ -723,6 +825,33 @@ pgo_refresh() {
 # shared code on 7.17.
 E2E_95='^(TestEndToEnd_DeliversEveryLineInOrder|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestTLS_WSSThroughNginxVerifiesTheServer|TestAuth_RefusedTokenIsLoggedBackedOffAndNothingLost|TestEndToEnd_BadConfigStopsFilebeatAtStartNamingKeyAndValue|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestTestOutput_.*|TestTestConfig_.*|TestConfigErrors_.*|TestPluginCheck_SaysCompatibleForTheBuildOfDist|TestLines_.*|TestBuildStamp_.*|TestPluginsFolder_.*|TestPluginFlag_.*|TestStats_.*|TestLost_.*)$'
 
+# E2E_CROSS are the end-to-end tests that run with the 7.17 line's binaries
+# of the other architecture, arm64 on an amd64 machine, under qemu-user
+# (ARCH=arm64 go test ./e2e, docs/arm64.md): delivery in order with acks,
+# the kill test with acks (the receiver killed and crashing, Filebeat
+# killed), the hot swap of a plugin rebuilt alone, plugincheck across the
+# architectures and the packages' metadata. Few: emulation is slow.
+E2E_CROSS='^(TestArch_.*|TestKill_WithAcksEveryLineArrivesAtLeastOnce|TestHotSwap_PluginRebuiltAfterCodeChangeLoadsIntoUnchangedFilebeat|TestPluginCheck_SaysCompatibleForTheBuildOfDist)$'
+
+# cross_arch is the architecture ./build.sh test builds and tests besides
+# the machine's.
+cross_arch() {
+	case "$HOST_ARCH" in
+	arm64) echo amd64 ;;
+	*) echo arm64 ;;
+	esac
+}
+
+# test_cross runs E2E_CROSS on the 7.17 line's build for the other
+# architecture (cross_arch), which the tests' TestMain builds (with
+# ./build.sh, into dist/arm64/ on amd64) and whose packages and bundle one
+# of them makes. With -race, as the 7.17 line's run, so that the test
+# binary is not built again: the race detector is in the tests, the
+# binaries under test are the emulated ones.
+test_cross() {
+	timed_in "$ROOT" BEATS=7.17 ARCH="$(cross_arch)" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_CROSS" ./e2e
+}
+
 # timed_in runs a command, with environment assignments before it, in the
 # folder $1, timed.
 timed_in() {
@@ -742,13 +871,13 @@ run_tests() {
 	done
 	for line in $(lines); do
 		case "$line" in
-		7.17) timed_in "$ROOT" BEATS=7.17 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m ./... ;;
+		7.17) timed_in "$ROOT" BEATS=7.17 ARCH="$HOST_ARCH" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m ./... ;;
 		9.5)
 			# Without -race, which runs on the same source in the 7.17
 			# module, and with the host's -trimpath, so that the packages
 			# the filebeat build compiled are not compiled twice more.
 			timed_in "$ROOT/beats95" go test -trimpath -count=1 -timeout 25m ./...
-			timed_in "$ROOT" BEATS=9.5 DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e
+			timed_in "$ROOT" BEATS=9.5 ARCH="$HOST_ARCH" DIST="$ROOT_DIST" go test -race -count=1 -timeout 25m -run "$E2E_95" ./e2e
 			;;
 		esac
 	done
@@ -762,12 +891,14 @@ timed() {
 	echo "build.sh test: $* took $((SECONDS - started))s" >&2
 }
 
-# each_line runs a command for each line BEATS picks, with that line
-# current (use_line).
+# each_line runs a command for each line BEATS picks and each architecture
+# ARCH picks, with that line and architecture current (use_line, use_arch).
 each_line() {
-	local line
+	local line arch
 	for line in $(lines); do
-		(use_line "$line" && "$@")
+		for arch in $(arches); do
+			(use_line "$line" && use_arch "$arch" && "$@")
+		done
 	done
 }
 
@@ -812,13 +943,19 @@ package)
 test)
 	# The README's test command tests both lines unless BEATS names one.
 	[ -n "$BEATS_GIVEN" ] || BEATS=all
+	# It tests the 7.17 line on the other architecture too (test_cross)
+	# unless ARCH names the machine's.
+	[ -n "$ARCH_GIVEN" ] || ARCH=all
 	test_programs
-	timed each_line build_all
+	(ARCH=$HOST_ARCH && timed each_line build_all)
 	timed lint
 	timed run_tests
 	timed fuzz
 	# The benchmark's smoke run uses the 7.17 line's dist/.
 	case " $(lines) " in *" 7.17 "*) timed bench smoke ;; esac
+	if [[ " $(lines) " = *" 7.17 "* && " $(arches) " = *" $(cross_arch) "* ]]; then
+		timed test_cross
+	fi
 	;;
 lint) lint ;;
 tools) install_staticcheck ;;
@@ -831,7 +968,7 @@ pgo)
 	pgo_refresh
 	;;
 *)
-	echo "usage: [BEATS=7.17|9.5|all] $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]|pgo]" >&2
+	echo "usage: [BEATS=7.17|9.5|all] [ARCH=amd64|arm64|all] $0 [all|plugin|dist|package [plugin]|demo|test|lint|tools|bench [smoke|soak]|pgo]" >&2
 	exit 2
 	;;
 esac

@@ -403,7 +403,7 @@ func moduleVersionIn(t *testing.T, binary, module string) string {
 // output and exit status.
 func runIn(t *testing.T, dir string, env []string, name string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()

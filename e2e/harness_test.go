@@ -2,12 +2,14 @@
 // against the reference receiver (dist/wsreceiver), all on 127.0.0.1.
 // TestMain builds dist/ with build.sh first, as a user would. With
 // BEATS=9.5 in the environment it builds and tests the 9.5 line's
-// dist/9.5/ instead (lines_test.go).
+// dist/9.5/ instead (lines_test.go); with ARCH=arm64 the line's arm64
+// build, dist/arm64/, under qemu-user on another machine (arch_test.go).
 package e2e
 
 import (
 	"bufio"
 	"crypto/tls"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,7 +30,9 @@ import (
 	"github.com/beats-websocket/websocket-output/testbed"
 )
 
-var root, dist string
+// dist holds the binaries under test; receiverDist the receiver, which
+// runs on this machine's architecture whatever is under test.
+var root, dist, receiverDist string
 
 func TestMain(m *testing.M) {
 	var err error
@@ -35,9 +40,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	dist = lineDist(filepath.Join(root, "dist"))
+	receiverDist = archDist(lineFolder(filepath.Join(root, "dist")), runtime.GOARCH)
 	build := exec.Command("./build.sh")
 	build.Dir = root
-	build.Env = append(os.Environ(), "DIST="+filepath.Join(root, "dist"))
+	build.Env = append(os.Environ(), "DIST="+filepath.Join(root, "dist"), "ARCH="+buildArchs())
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: ./build.sh failed:", err)
@@ -74,9 +80,42 @@ func start(t *testing.T, logPath string, name string, args ...string) *process {
 // startEnv is start with further environment variables ("KEY=value").
 func startEnv(t *testing.T, logPath string, env []string, name string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	return startCmd(t, logPath, cmd)
+}
+
+// command is exec.Command, except that a program built for another
+// architecture than this machine's (ARCH=arm64 on amd64) runs under
+// qemu-user, with the C library of the cross toolchain build.sh built it
+// with (Debian's qemu-user-static and libc6-dev-arm64-cross). qemu-user
+// runs it in its own process: signals reach it as they would natively.
+func command(name string, args ...string) *exec.Cmd {
+	if emulator := emulatorFor(name); emulator != nil {
+		return exec.Command(emulator[0], append(append(emulator[1:], name), args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+// emulatorFor is the command line that runs the program at path, when it
+// is an ELF binary for another architecture than this machine's; nil
+// otherwise, and for a program named without a path (one of the system's).
+func emulatorFor(path string) []string {
+	if !strings.Contains(path, "/") {
+		return nil
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil // a script, or missing: exec reports that
+	}
+	defer f.Close()
+	switch {
+	case f.Machine == elf.EM_AARCH64 && runtime.GOARCH != "arm64":
+		return []string{"qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu"}
+	case f.Machine == elf.EM_X86_64 && runtime.GOARCH != "amd64":
+		return []string{"qemu-x86_64-static", "-L", "/usr/x86_64-linux-gnu"}
+	}
+	return nil
 }
 
 // startCmd starts cmd with its output appended to logPath; the test's
@@ -188,7 +227,7 @@ func startReceiver(t *testing.T, dir, addr, out string, flags ...string) *receiv
 	n := receivers.Add(1)
 	logPath := filepath.Join(dir, fmt.Sprintf("receiver-%d.log", n))
 	addrFile := filepath.Join(dir, fmt.Sprintf("receiver-%d.addr", n))
-	p := start(t, logPath, filepath.Join(dist, "wsreceiver"), testbed.ReceiverArgs(addr, out, addrFile, flags...)...)
+	p := start(t, logPath, filepath.Join(receiverDist, "wsreceiver"), testbed.ReceiverArgs(addr, out, addrFile, flags...)...)
 	listening, err := testbed.WaitAddr(addrFile, 10*time.Second, p.running)
 	if err != nil {
 		t.Fatalf("%v; its log:\n%s", err, p.tail())

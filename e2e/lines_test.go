@@ -27,9 +27,16 @@ func beatsLine() string {
 	}
 }
 
-// lineDist is where build.sh puts the binaries of the line under test when
-// given DIST=parent: parent itself for 7.17, parent/9.5 for 9.5.
+// lineDist is where build.sh puts the binaries of the line and the
+// architecture under test when given DIST=parent: parent itself for 7.17,
+// parent/9.5 for 9.5, and in that, arm64/ for arm64 (archDist).
 func lineDist(parent string) string {
+	return archDist(lineFolder(parent), testArch())
+}
+
+// lineFolder is the folder of the line under test's amd64 build, given
+// DIST=parent: parent itself for 7.17, parent/9.5 for 9.5.
+func lineFolder(parent string) string {
 	if beatsLine() == "9.5" {
 		return filepath.Join(parent, "9.5")
 	}

@@ -98,6 +98,10 @@ func check(hostPath, pluginPath string, out, stderr io.Writer) int {
 		}
 		return 1
 	}
+	if msg := archMismatch(host, plugin, n); msg != "" {
+		fmt.Fprint(out, msg)
+		return 1
+	}
 	if msg := lineMismatch(host, plugin, n); msg != "" {
 		fmt.Fprint(out, msg)
 		return 1
