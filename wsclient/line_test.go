@@ -84,3 +84,9 @@ func loadMonitoredOutput(t *testing.T, cfg *rawConfig) (group outputs.Group, met
 		return monitoring.CollectFlatSnapshot(out, monitoring.Full, false).Ints[name]
 	}
 }
+
+// pipelineObserver is an Observer of the kind libbeat's pipeline gives the
+// output factory: its Stats, on a registry of their own.
+func pipelineObserver(testing.TB) outputs.Observer {
+	return outputs.NewStats(monitoring.NewRegistry())
+}

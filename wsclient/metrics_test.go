@@ -94,7 +94,7 @@ func TestMetrics_OneSetPerOutputSummedOverHostsAndWorkersAndMadeAfreshOnReload(t
 			// A load that libbeat did not clear the registry for finds the
 			// last output's set, and replaces it rather than registering
 			// its names twice (a panic).
-			newConnMetrics(outputRegistry(outputs.NewNilObserver())).opened.Inc()
+			newConnMetrics(outputRegistry(pipelineObserver(t))).opened.Inc()
 			if metric("websocket.connections.opened") != 1 || metric("websocket.connections.lost.close_frame") != 0 {
 				t.Fatalf("a load without clearing: %d opened, %d lost; want the new set's 1 and 0",
 					metric("websocket.connections.opened"), metric("websocket.connections.lost.close_frame"))
@@ -159,5 +159,34 @@ func TestMetrics_BatchesAwaitingAcknowledgementAndAckLatency(t *testing.T) {
 	if metric("events.total") != 3 || metric("events.acked") != 3 || metric("events.active") != 0 {
 		t.Fatalf("events: %d total, %d acked, %d active; want 3, 3, 0",
 			metric("events.total"), metric("events.acked"), metric("events.active"))
+	}
+}
+
+// `filebeat test output` loads the output without an Observer: its
+// connections are not the running output's, and it must leave the running
+// output's metrics in Filebeat's registry as they are.
+func TestMetrics_AnOutputLoadedWithoutObserverLeavesTheRegistryAlone(t *testing.T) {
+	srv := wstest.New(t, nil)
+	settings := map[string]interface{}{"hosts": []string{"ws://" + srv.Addr() + "/ws"}, "worker": 2}
+	running, metric := loadMonitored(t, settings)
+	for _, c := range running.Clients {
+		if err := connect(c.(outputs.NetworkClient)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := newConfigFrom(map[string]interface{}{"hosts": []string{"ws://" + srv.Addr() + "/ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested, err := loadOutput(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tested.Clients[0].Close()
+	if err := connect(tested.Clients[0].(outputs.NetworkClient)); err != nil {
+		t.Fatal(err)
+	}
+	if opened, open := metric("websocket.connections.opened"), metric("websocket.connections.open_gauge"); opened != 2 || open != 2 {
+		t.Fatalf("after an output without Observer connected: %d opened, %d open in the registry; want the running output's 2 and 2", opened, open)
 	}
 }

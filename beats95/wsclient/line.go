@@ -106,14 +106,16 @@ func registerHistogram(reg *registry, name string, h gometrics.Histogram) {
 }
 
 // outputRegistry returns where the output's own metrics go:
-// libbeat.output.websocket in Filebeat's registry when libbeat gives the
-// output an Observer (it made libbeat.output afresh for this output), a
-// registry of their own otherwise (filebeat test output). One output
+// libbeat.output.websocket in Filebeat's registry when libbeat's pipeline
+// loads the output, with its Stats on libbeat.output, made afresh for this
+// output; a registry of their own otherwise (filebeat test output). One output
 // replaces another's metrics there: a name registered twice would panic.
 // A standalone Filebeat's stats registry is monitoring.Default
 // (beatmonitoring.NewGlobalMonitoring).
 func outputRegistry(observer outputs.Observer) *registry {
-	if observer != nil {
+	// libbeat's outputs.Load gives a factory a nil Observer as a
+	// NilObserver: only the pipeline's is libbeat's Stats.
+	if _, pipeline := observer.(*outputs.Stats); pipeline {
 		if out := monitoring.Default.GetRegistry("libbeat.output"); out != nil {
 			out.Remove("websocket")
 			return out.GetOrCreateRegistry("websocket")
