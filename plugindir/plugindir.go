@@ -7,8 +7,8 @@
 // values come here instead of libbeat's list, and the plugins are loaded
 // with libbeat's plugin.LoadPlugins before the command runs: Filebeat
 // exits if an output type is registered twice, so a plugin given both
-// ways, or twice, is loaded once (by its real path), which libbeat's list
-// cannot do. A plugin in the folder is loaded only if it passes the check
+// ways, or twice, is loaded once (one real path, or one file under two
+// names), which libbeat's list cannot do. A plugin in the folder is loaded only if it passes the check
 // Filebeat makes of its configuration files (--strict.perms).
 package plugindir
 
@@ -113,7 +113,8 @@ func (p *Plugins) Load(home string) error {
 }
 
 // plan returns the plugins to load in order: the given ones, then those
-// in dir (the files named *.so, by name), each real path once. With strict
+// in dir (the files named *.so, by name), each file once: one real path,
+// or one file under another name (a hard link). With strict
 // on, a plugin in dir must pass the check Filebeat makes of its
 // configuration files (libbeat's common.OwnerHasExclusiveWritePerms):
 // owned by the user running Filebeat or root, and writable by no one else.
@@ -131,15 +132,31 @@ func plan(given []string, dir string, strict bool) ([]string, error) {
 		}
 	}
 	var paths []string
+	var files []fs.FileInfo
 	seen := map[string]bool{}
 	for _, path := range slices.Concat(given, found) {
 		real := realPath(path)
-		if !seen[real] {
-			seen[real] = true
-			paths = append(paths, path)
+		if seen[real] || sameAsAny(path, files) {
+			continue
 		}
+		seen[real] = true
+		if fi, err := os.Stat(path); err == nil {
+			files = append(files, fi)
+		}
+		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// sameAsAny says whether path is one of files under another name, a hard
+// link for instance, which realPath does not see; a file that cannot be
+// read is left to the loader, which says why.
+func sameAsAny(path string, files []fs.FileInfo) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(files, func(f fs.FileInfo) bool { return os.SameFile(f, fi) })
 }
 
 // list returns the plugins in dir, the regular files (or links to them)

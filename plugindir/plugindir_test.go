@@ -58,6 +58,22 @@ func TestPlan_APluginGivenAgainUnderAnotherPathIsLoadedOnce(t *testing.T) {
 	}
 }
 
+// A hard link is one file under two names too: Go's loader would open it
+// twice and fail with "plugin already loaded".
+func TestPlan_APluginGivenAgainAsAHardLinkIsLoadedOnce(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, Folder)
+	installed := writePlugin(t, filepath.Join(dir, "websocket.so"), 0o644)
+	hard := filepath.Join(home, "websocket.so")
+	if err := os.Link(installed, hard); err != nil {
+		t.Fatal(err)
+	}
+	got, err := plan([]string{hard}, dir, true)
+	if want := []string{hard}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("plan: %q, %v; want the file once, %q", got, err, want)
+	}
+}
+
 func TestPlan_AFolderThatDoesNotExistHasNoPlugins(t *testing.T) {
 	got, err := plan([]string{"given.so"}, filepath.Join(t.TempDir(), Folder), true)
 	if want := []string{"given.so"}; err != nil || !slices.Equal(got, want) {
