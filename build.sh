@@ -266,16 +266,23 @@ plugin_version() {
 	if [ -n "${PLUGIN_VERSION:-}" ]; then
 		echo "$PLUGIN_VERSION"
 	elif git rev-parse --git-dir >/dev/null 2>&1 && git rev-parse HEAD >/dev/null 2>&1; then
-		git describe --tags --always --dirty
+		echo "$(git describe --tags --always)$(tree_changed && echo -dirty)"
 	else
 		echo dev
 	fi
 }
 
+# tree_changed says whether the checkout differs from its commit: a tracked
+# file changed, or a file git neither tracks nor ignores (a new source
+# file is built in too), as Go's own VCS stamp counts them.
+tree_changed() {
+	[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=normal 2>/dev/null)" ]
+}
+
 # host_stamp prints the -ldflags that stamp the host with the commit it is
 # built from and that commit's time, as Elastic's builds stamp theirs, for
 # `filebeat version` and the "Build info" log line: the full commit, with
-# -dirty if tracked files differ from it (as git describe --dirty), or
+# -dirty if the checkout differs from it (tree_changed), or
 # "unknown (built outside git)"; the time SOURCE_DATE_EPOCH's, else the
 # commit's (never the clock's, so builds stay reproducible), else none.
 # 7.17's libbeat/version has the string variables commit and buildTime
@@ -293,7 +300,7 @@ host_stamp() {
 	if [ "$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$ROOT" && pwd -P)" ] &&
 		git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
 		commit=$(git -C "$ROOT" rev-parse HEAD)
-		git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || commit+=-dirty
+		! tree_changed || commit+=-dirty
 		epoch=${epoch:-$(git -C "$ROOT" log -1 --format=%ct)}
 	else
 		commit="unknown (built outside git)"

@@ -56,6 +56,12 @@ func troubleshootingMessages(t *testing.T) []quotedMessage {
 	return msgs
 }
 
+// operatorFacing are the folders whose code writes what an operator of
+// Filebeat reads: the plugin's (both lines), the host's additions and the
+// compatibility check. Not the receiver, the benchmark or the tests' tools,
+// whose words could keep a message the plugin no longer writes "found".
+var operatorFacing = []string{"wsclient", "encode", "transport", "plugindir", "cmd/filebeat", "cmd/plugincheck", "beats95"}
+
 // configPrefix starts every configuration error of the output, added to
 // the key by one function (wsclient's asConfigError): a piece of a message
 // is looked for without it.
@@ -161,11 +167,10 @@ func TestTroubleshooting_EveryQuotedMessageIsStillInTheCode(t *testing.T) {
 		t.Fatalf("docs/troubleshooting.md quotes %d messages in ### `...` headings, want the page's 40 or more", len(msgs))
 	}
 	sources := map[string]func(*testing.T) []string{
-		"":         func(*testing.T) []string { return []string{"."} },
 		"Filebeat": beatsSource,
 		"Go":       goSource,
 	}
-	literals := map[string][]string{"": stringLiterals(t, ".")}
+	literals := map[string][]string{"": stringLiterals(t, operatorFacing...)}
 	if !inLiterals(configPrefix, literals[""]) {
 		t.Errorf("the configuration errors' prefix %q is no longer in the code", configPrefix)
 	}

@@ -23,7 +23,8 @@ type stamp struct {
 }
 
 // stampOf is what build.sh stamps a build of the checkout in dir with:
-// HEAD, with -dirty if tracked files differ from it, and its time (or
+// HEAD, with -dirty if the checkout differs from it (a tracked file
+// changed, or a file git neither tracks nor ignores), and its time (or
 // SOURCE_DATE_EPOCH's); outside git, a commit that says so and no time.
 func stampOf(t *testing.T, dir string) stamp {
 	t.Helper()
@@ -33,7 +34,7 @@ func stampOf(t *testing.T, dir string) stamp {
 	} else {
 		head, _ := runIn(t, dir, nil, "git", "rev-parse", "HEAD")
 		s.commit = strings.TrimSpace(head)
-		if _, status := runIn(t, dir, nil, "git", "diff", "--quiet", "HEAD", "--"); status != 0 {
+		if changed, _ := runIn(t, dir, nil, "git", "status", "--porcelain", "--untracked-files=normal"); strings.TrimSpace(changed) != "" {
 			s.commit += "-dirty"
 		}
 		epoch, _ := runIn(t, dir, nil, "git", "log", "-1", "--format=%ct")
@@ -158,6 +159,20 @@ func TestBuildStamp_ReproducibleDirtyMarkedAndOutsideGitSaidSo(t *testing.T) {
 			t.Fatalf("git says the changed checkout is clean: %+v", want)
 		}
 		assertVersionSays(t, filepath.Join(build(src, filepath.Join(dir, "dirty")), "filebeat"), want)
+	})
+
+	t.Run("a new file git does not track marks the commit -dirty", func(t *testing.T) {
+		// The tree as it is, committed: clean but for the new file.
+		mustRun(t, src, nil, "git", "add", "-A")
+		mustRun(t, src, nil, "git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "--quiet", "--allow-empty", "-m", "the tree as copied")
+		if err := os.WriteFile(filepath.Join(src, "wsclient", "untracked.go"), []byte("package wsclient\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := stampOf(t, src)
+		if !strings.HasSuffix(want.commit, "-dirty") {
+			t.Fatalf("git says the checkout with a new file is clean: %+v", want)
+		}
+		assertVersionSays(t, filepath.Join(build(src, filepath.Join(dir, "untracked")), "filebeat"), want)
 	})
 
 	t.Run("a build outside git says so, and has no time", func(t *testing.T) {

@@ -195,7 +195,9 @@ func (c *Conn) failWrite(err error) {
 		select {
 		case <-c.dead:
 		case <-time.After(closeWait):
-			c.fail(fmt.Errorf("write: %w", err), LostCloseFrame, nil)
+			// The reader got the close frame (gorilla answered it) and
+			// has not said so: counted as the reader would have.
+			c.fail(fmt.Errorf("write: %w", err), LostCloseFrame, func() { c.metrics.ReadError(err) })
 		}
 		return
 	}
