@@ -8,8 +8,9 @@
 // with libbeat's plugin.LoadPlugins before the command runs: Filebeat
 // exits if an output type is registered twice, so a plugin given both
 // ways, or twice, is loaded once (one real path, or one file under two
-// names), which libbeat's list cannot do. A plugin in the folder is loaded only if it passes the check
-// Filebeat makes of its configuration files (--strict.perms).
+// names), which libbeat's list cannot do. A plugin in the folder is loaded
+// only if it passes the check Filebeat makes of its configuration files
+// (--strict.perms).
 package plugindir
 
 import (
@@ -114,8 +115,8 @@ func (p *Plugins) Load(home string) error {
 
 // plan returns the plugins to load in order: the given ones, then those
 // in dir (the files named *.so, by name), each file once: one real path,
-// or one file under another name (a hard link). With strict
-// on, a plugin in dir must pass the check Filebeat makes of its
+// or one file under another name (a hard link). With strict on, a plugin
+// in dir must pass the check Filebeat makes of its
 // configuration files (libbeat's common.OwnerHasExclusiveWritePerms):
 // owned by the user running Filebeat or root, and writable by no one else.
 func plan(given []string, dir string, strict bool) ([]string, error) {
