@@ -61,15 +61,23 @@ type opsStats struct {
 }
 
 // opsStats reads libbeat's sections of Filebeat's /stats, waiting at most
-// 30s for Filebeat to serve them.
+// 2 minutes for Filebeat to serve them (a loaded CI machine starts it
+// slowly); it fails at once, with Filebeat's log, if Filebeat exited.
 func (f *filebeat) opsStats(t *testing.T) opsStats {
 	t.Helper()
 	var page struct {
 		Libbeat struct{ Output, Pipeline json.RawMessage }
 	}
-	waitFor(t, 30*time.Second, "Filebeat's /stats", func() bool {
-		return testbed.GetJSON(nil, "http://"+f.httpAddr+"/stats", &page) == nil && page.Libbeat.Output != nil && page.Libbeat.Pipeline != nil
-	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for testbed.GetJSON(nil, "http://"+f.httpAddr+"/stats", &page) != nil || page.Libbeat.Output == nil || page.Libbeat.Pipeline == nil {
+		if !f.running() {
+			t.Fatalf("filebeat exited before it served /stats: %v; its log:\n%s", f.err, f.tail())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Filebeat did not serve libbeat's sections of /stats on %s within 2 minutes; its log:\n%s", f.httpAddr, f.tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	var s opsStats
 	if err := json.Unmarshal(page.Libbeat.Output, &s.Output); err != nil {
 		t.Fatal(err)

@@ -176,6 +176,13 @@ func (c FilebeatConfig) YAML() string {
 	if level == "" {
 		level = "info"
 	}
+	// The periodic metrics log line is off unless Settings sets it: one
+	// key given twice, once dotted, is a duplicate to go-ucfg, or not,
+	// depending on the order it merges the two in.
+	metrics := "logging.metrics.enabled: false\n"
+	if strings.Contains(c.Settings, "logging.metrics") {
+		metrics = ""
+	}
 	return fmt.Sprintf(`filebeat.inputs:
 %s
 %s
@@ -183,9 +190,8 @@ http.enabled: true
 http.host: 127.0.0.1
 http.port: %s
 logging.level: %s
-logging.metrics.enabled: false
-%s
-`, Indent(c.Inputs), strings.TrimRight(c.Output, "\n"), c.HTTPPort, level, c.Settings)
+%s%s
+`, Indent(c.Inputs), strings.TrimRight(c.Output, "\n"), c.HTTPPort, level, metrics, c.Settings)
 }
 
 // Write writes the configuration to dir/filebeat.yml, readable by its
