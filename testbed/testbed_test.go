@@ -44,6 +44,34 @@ func TestFilebeatConfig_IsYAMLWithTheInputsOutputAndStatsEndpoint(t *testing.T) 
 	}
 }
 
+// The metrics log line is off, unless the settings turn it on: then the
+// configuration sets it once, with the settings' value. Set twice (once
+// dotted), 9.5's go-ucfg calls it a duplicate key or not depending on the
+// order it merges the two in: Filebeat exited at start every other run.
+func TestFilebeatConfig_SettingsOfTheMetricsLogLineReplaceTheDefault(t *testing.T) {
+	for _, tc := range []struct {
+		settings string
+		want     bool
+	}{
+		{"", false},
+		{"logging.metrics: {enabled: true, period: 1s}", true},
+	} {
+		yaml := FilebeatConfig{Inputs: FilestreamInput("x", "/tmp/a.log"), Output: WebSocketOutput("addr: 127.0.0.1:9"), HTTPPort: "5066", Settings: tc.settings}.YAML()
+		if n := strings.Count(yaml, "logging.metrics"); n != 1 {
+			t.Fatalf("logging.metrics set %d times in:\n%s", n, yaml)
+		}
+		for range 50 {
+			cfg, err := common.NewConfigWithYAML([]byte(yaml), "testbed")
+			if err != nil {
+				t.Fatalf("%v:\n%s", err, yaml)
+			}
+			if got, err := cfg.Bool("logging.metrics.enabled", -1); err != nil || got != tc.want {
+				t.Fatalf("logging.metrics.enabled = %v (%v), want %v in:\n%s", got, err, tc.want, yaml)
+			}
+		}
+	}
+}
+
 func TestWriteLines_WritesWholeNumberedLines(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteLines(&b, 5, 20005, Line); err != nil {
