@@ -15,15 +15,7 @@ func loadYAML(t *testing.T, yaml string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	output, err := root.Child("output", -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := output.Child("websocket", -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = loadConfig(t, cfg)
+	_, err = loadConfig(t, outputWebsocket(t, root))
 	return err
 }
 
@@ -61,14 +53,7 @@ func TestMakeOutput_UnknownKeySuggestsTheSettingItProbablyMeant(t *testing.T) {
 // types) or libbeat (ssl) found it.
 func TestMakeOutput_EveryConfigErrorStartsWithOutputWebsocketAndTheKey(t *testing.T) {
 	for _, tc := range badValues(writeNotPEM(t)) {
-		full := map[string]interface{}{"addr": "127.0.0.1:9"}
-		for k, v := range tc.settings {
-			if v == nil {
-				delete(full, k)
-			} else {
-				full[k] = v
-			}
-		}
+		full := withAddr(tc.settings)
 		// As the unit tests build it and as Filebeat passes it: the
 		// prefix does not depend on where the settings are.
 		for name, loadFn := range map[string]func(*testing.T, map[string]interface{}) error{

@@ -41,15 +41,7 @@ func loadNested(t *testing.T, settings map[string]interface{}) (outputs.Group, e
 	if err != nil {
 		t.Fatal(err)
 	}
-	output, err := root.Child("output", -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := output.Child("websocket", -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loadConfig(t, cfg)
+	return loadConfig(t, outputWebsocket(t, root))
 }
 
 // libbeat's json codec (7.17's and 9.5's) reads escapehtml and localtime and ignores the
@@ -85,4 +77,33 @@ func TestCodecJSON_EscapeHTMLAndLocalTimeTakeEffect(t *testing.T) {
 			t.Errorf("%s: encoded %s, want %s in it", tc.yaml, out, tc.want)
 		}
 	}
+}
+
+// outputWebsocket is output.websocket of a whole configuration, as
+// Filebeat hands it to the factory.
+func outputWebsocket(t *testing.T, root *rawConfig) *rawConfig {
+	t.Helper()
+	output, err := root.Child("output", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := output.Child("websocket", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// withAddr is settings over a minimal valid configuration (addr), a nil
+// value removing the key.
+func withAddr(settings map[string]interface{}) map[string]interface{} {
+	full := map[string]interface{}{"addr": "127.0.0.1:9"}
+	for k, v := range settings {
+		if v == nil {
+			delete(full, k)
+		} else {
+			full[k] = v
+		}
+	}
+	return full
 }

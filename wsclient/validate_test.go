@@ -200,14 +200,7 @@ func writeNotPEM(t *testing.T) string {
 
 func TestMakeOutput_RejectsBadValuesNamingKeyAndValue(t *testing.T) {
 	for _, tc := range badValues(writeNotPEM(t)) {
-		full := map[string]interface{}{"addr": "127.0.0.1:9"}
-		for k, v := range tc.settings {
-			if v == nil {
-				delete(full, k)
-			} else {
-				full[k] = v
-			}
-		}
+		full := withAddr(tc.settings)
 		_, err := load(t, full)
 		if err == nil {
 			t.Errorf("%v: accepted", tc.settings)
